@@ -267,3 +267,49 @@ class SplitLoader:
             label=None if self.labels is None else self.labels[dev_idx],
             index=idx,
         )
+
+
+NAN_POLICIES: tuple[str, ...] = ("error", "zero")
+
+
+def pad_sequences(
+    seqs: list[np.ndarray], dim: int, max_len: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Stack variable-length sequences, zero-padded after their true length.
+
+    Sequences longer than ``max_len`` keep their first ``max_len`` rows; an empty sequence
+    becomes one zero row of length 1 (a model needs at least one step).
+
+    Shape:
+        seqs[i]: (n_i, dim)
+        returns x: (N, L, dim) float32 with L = max_len or max(n_i, 1); lengths: (N,) int64
+    """
+    longest = max((len(s) for s in seqs), default=0)
+    cap = max(1, longest if max_len is None else int(max_len))
+    x = np.zeros((len(seqs), cap, dim), dtype=np.float32)
+    lengths = np.ones(len(seqs), dtype=np.int64)
+    for i, s in enumerate(seqs):
+        n = min(len(s), cap)
+        if n:
+            x[i, :n] = s[:n]
+            lengths[i] = n
+    return x, lengths
+
+
+def finalize(
+    domain: Domain,
+    source: str,
+    *,
+    nan_policy: str = "error",
+    required: tuple[str, ...] = SPLITS,
+) -> Domain:
+    """What every loader does last: apply the NaN policy, then validate with errors naming
+    ``source`` (the file). ``nan_policy="zero"`` replaces NaN/Inf features by 0 and records
+    the count in ``domain.meta["nan_replaced"]``."""
+    if nan_policy not in NAN_POLICIES:
+        raise ValueError(f"nan_policy must be one of {NAN_POLICIES}, got {nan_policy!r}")
+    if nan_policy == "zero":
+        domain, count = nan_to_zero(domain)
+        domain.meta["nan_replaced"] = count
+    replace(domain, name=source).validate(required)
+    return domain

@@ -1,0 +1,33 @@
+"""Method registry: ``build_method(cfg, dims, num_outputs)`` by ``cfg.method`` name."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from osan.config import METHOD_PRESETS, Config, ConfigError
+from osan.methods.base import Method, Phase
+from osan.methods.osan import OSAN
+from osan.methods.source_only import Oracle, SourceOnly
+
+REGISTRY: dict[str, Callable[..., Method]] = {}
+
+
+def register(name: str, factory: Callable[..., Method]) -> None:
+    REGISTRY[name] = factory
+
+
+register("osan", OSAN)
+register("osan-mixup", OSAN)  # config preset ddg.kind=mixup (see METHOD_PRESETS)
+register("source-only", SourceOnly)
+register("oracle", Oracle)
+
+
+def build_method(cfg: Config, dims: dict[str, dict[str, int]], num_outputs: int) -> Method:
+    if cfg.method not in REGISTRY:
+        raise ConfigError(f"unknown method {cfg.method!r}; choose from {sorted(REGISTRY)}")
+    method = REGISTRY[cfg.method](cfg, dims, num_outputs)
+    method.name = cfg.method
+    return method
+
+
+__all__ = ["METHOD_PRESETS", "REGISTRY", "Method", "Phase", "build_method", "register"]

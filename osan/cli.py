@@ -1,0 +1,259 @@
+"""Command line: ``osan data | train | eval | predict``.
+
+Bad input data exits with code 2 and a one-line message naming the file, split and field.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from pathlib import Path
+
+from osan.config import ConfigError, load_config
+
+
+def _add_data_opts(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--nan-policy",
+        choices=["error", "zero"],
+        default="error",
+        help="NaN/Inf in features: stop with an error (default) or replace them by 0",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="osan", description="Multimodal unsupervised domain adaptation (OSAN + baselines)"
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    data = sub.add_parser("data", help="generate, inspect and convert datasets")
+    dsub = data.add_subparsers(dest="data_command", required=True)
+    gen = dsub.add_parser("generate", help="write a built-in benchmark (source.pkl, target.pkl)")
+    gen.add_argument("name", choices=["msa", "vtc"])
+    gen.add_argument("--out", required=True, type=Path)
+    gen.add_argument("--seed", type=int, default=0)
+    gen.add_argument("--size", default="small", help="tiny | small | large | a float multiplier")
+    gen.add_argument(
+        "--dims", default=None, help="msa only: 'mmsa' (74/35 vs 5/20, default) or 'same'"
+    )
+    ins = dsub.add_parser("inspect", help="print splits, modalities, dims, lengths and labels")
+    ins.add_argument("file", type=Path)
+    ins.add_argument("--task", choices=["regression", "classification"], default=None)
+    _add_data_opts(ins)
+    enc = dsub.add_parser("encode-text", help="MMSA label.csv -> text-only domain (MMSA layout)")
+    enc.add_argument("label_csv", type=Path)
+    enc.add_argument("--out", required=True, type=Path)
+    enc.add_argument("--cache-dir", type=Path, default=None)
+
+    tr = sub.add_parser("train", help="train a method on labelled source + unlabelled target")
+    tr.add_argument("--method", default="osan")
+    tr.add_argument("--source", required=True, type=Path)
+    tr.add_argument("--target", required=True, type=Path)
+    tr.add_argument("--out", required=True, type=Path)
+    tr.add_argument("--task", choices=["regression", "classification"], default=None)
+    tr.add_argument("--seed", type=int, default=None)
+    tr.add_argument("--epochs", type=int, default=None)
+    tr.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps ...")
+    tr.add_argument("--config", type=Path, default=None, help="YAML config file")
+    tr.add_argument("--no-tal", action="store_true", help="ablation: OSAN without TAL")
+    tr.add_argument("--no-ddg", action="store_true", help="ablation: OSAN without DDG")
+    tr.add_argument("--resume", action="store_true", help="continue an interrupted run")
+    tr.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_data_opts(tr)
+    tr.add_argument("overrides", nargs="*", help="key=value config overrides (tal.eps=1e-4)")
+
+    ev = sub.add_parser("eval", help="metrics of a trained run on a data file")
+    ev.add_argument("--run", required=True, type=Path)
+    ev.add_argument("--data", required=True, type=Path)
+    ev.add_argument("--split", default="test")
+    ev.add_argument("--domain", choices=["source", "target"], default="target")
+    ev.add_argument("--device", default="cpu")
+    _add_data_opts(ev)
+
+    pr = sub.add_parser("predict", help="one prediction per sample id (labels not needed)")
+    pr.add_argument("--run", required=True, type=Path)
+    pr.add_argument("--data", required=True, type=Path)
+    pr.add_argument("--out", required=True, type=Path)
+    pr.add_argument("--split", default="test")
+    pr.add_argument("--domain", choices=["source", "target"], default="target")
+    pr.add_argument("--device", default="cpu")
+    _add_data_opts(pr)
+    return parser
+
+
+def _load(path: Path, args: argparse.Namespace, task: str | None = None, **kw):
+    from osan.data.io import load_domain
+
+    return load_domain(path, task=task, nan_policy=args.nan_policy, **kw)
+
+
+def cmd_data(args: argparse.Namespace) -> int:
+    if args.data_command == "generate":
+        from osan.data.generators import generate
+        from osan.data.mmsa import save_mmsa
+
+        kw = {} if args.dims is None else {"dims": args.dims}
+        size = args.size
+        try:
+            size = float(size)
+        except ValueError:
+            pass
+        source, target = generate(args.name, seed=args.seed, size=size, **kw)
+        args.out.mkdir(parents=True, exist_ok=True)
+        save_mmsa(source, args.out / "source.pkl")
+        save_mmsa(target, args.out / "target.pkl")
+        meta = {
+            "benchmark": args.name,
+            "seed": args.seed,
+            "size": args.size,
+            "task": source.task,
+            "classes": source.classes,
+            "source": {
+                "name": source.name,
+                "dims": source.dims(),
+                "n": {s: len(sp) for s, sp in source.splits.items()},
+            },
+            "target": {
+                "name": target.name,
+                "dims": target.dims(),
+                "n": {s: len(sp) for s, sp in target.splits.items()},
+            },
+            **{k: v for k, v in source.meta.items() if _jsonable(v)},
+        }
+        (args.out / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
+        print(f"wrote {args.out}/source.pkl, {args.out}/target.pkl, {args.out}/meta.json")
+        return 0
+    if args.data_command == "inspect":
+        from osan.data.io import describe
+
+        print(describe(_load(args.file, args, task=args.task)))
+        return 0
+    if args.data_command == "encode-text":
+        from osan.data.label_csv import encode_label_csv
+        from osan.data.mmsa import save_mmsa
+
+        domain = encode_label_csv(args.label_csv, cache_dir=args.cache_dir)
+        save_mmsa(domain, args.out)
+        print(f"wrote {args.out} ({sum(len(s) for s in domain.splits.values())} samples)")
+        return 0
+    raise AssertionError(args.data_command)
+
+
+def _jsonable(v) -> bool:
+    try:
+        json.dumps(v)
+    except TypeError:
+        return False
+    return True
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from osan.train.trainer import fit
+
+    over = list(args.overrides)
+    if args.no_tal:
+        over.append("tal.enabled=false")
+    if args.no_ddg:
+        over.append("ddg.enabled=false")
+    if args.epochs is not None:
+        over.append(f"optim.epochs={args.epochs}")
+    if args.resume and args.config is None and (args.out / "config.yaml").exists():
+        cfg = load_config(args.out / "config.yaml")
+    else:
+        cfg = load_config(
+            args.config,
+            over,
+            task=args.task,
+            method=args.method,
+            seed=args.seed,
+            device=args.device,
+        )
+    source = _load(args.source, args, task=cfg.task)
+    target = _load(args.target, args, task=cfg.task)
+    metrics = fit(cfg, source, target, args.out, resume=args.resume, progress=not args.quiet)
+    print(_format_metrics(metrics))
+    print(f"run written to {args.out}")
+    return 0
+
+
+def _format_metrics(m: dict) -> str:
+    def row(name: str, d: dict) -> str:
+        vals = ", ".join(f"{k}={v:.4f}" for k, v in d.items() if isinstance(v, float))
+        return f"{name}: {vals}"
+
+    return "\n".join([row("target test", m["target"]), row("source test", m["source"])])
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from osan.eval.evaluate import predict_split, score
+    from osan.train.trainer import load_run
+
+    cfg, method, classes = load_run(args.run, args.device)
+    domain = _load(args.data, args, task=cfg.task)
+    split = domain.split(args.split)
+    if split.labels is None:
+        print(f"{args.data}: split '{args.split}' has no labels to evaluate", file=sys.stderr)
+        return 2
+    preds = predict_split(method, split, args.domain, device=args.device)
+    metrics = score(preds.pred, preds.labels, cfg.task, classes or domain.classes)
+    out = args.run / f"eval_{args.data.stem}_{args.split}.json"
+    out.write_text(json.dumps(metrics, indent=2) + "\n")
+    print(json.dumps({k: v for k, v in metrics.items() if not isinstance(v, dict)}, indent=2))
+    print(f"written to {out}")
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from osan.eval.evaluate import predict_split
+    from osan.train.trainer import load_run
+
+    cfg, method, classes = load_run(args.run, args.device)
+    domain = _load(args.data, args, task=cfg.task)
+    split = domain.split(args.split)
+    preds = predict_split(method, split, args.domain, device=args.device, labelled=False)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    with open(args.out, "w", newline="") as f:
+        w = csv.writer(f)
+        if cfg.task == "regression":
+            w.writerow(["id", "prediction"])
+            for i, p in zip(preds.ids, preds.pred.tolist(), strict=True):
+                w.writerow([i, f"{p:.6f}"])
+        else:
+            import torch
+
+            names = classes or [str(k) for k in range(preds.pred.shape[1])]
+            prob = torch.softmax(torch.from_numpy(preds.pred), -1).numpy()
+            w.writerow(["id", "prediction", *[f"p_{n}" for n in names]])
+            for i, row in zip(preds.ids, prob, strict=True):
+                w.writerow([i, names[int(row.argmax())], *[f"{x:.6f}" for x in row]])
+    print(f"wrote {len(preds.ids)} predictions to {args.out}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    from osan.data.domain import DataError
+
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "data":
+            return cmd_data(args)
+        if args.command == "train":
+            return cmd_train(args)
+        if args.command == "eval":
+            return cmd_eval(args)
+        if args.command == "predict":
+            return cmd_predict(args)
+    except (DataError, ConfigError) as e:
+        print(f"osan: error: {e}", file=sys.stderr)
+        return 2
+    except FileNotFoundError as e:
+        print(f"osan: error: {e}", file=sys.stderr)
+        return 2
+    raise AssertionError(args.command)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

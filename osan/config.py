@@ -1,0 +1,290 @@
+"""Configuration: dataclasses, YAML loading and dotted ``key=value`` overrides.
+
+The config is read-only once built: derived values (each domain's input dims) are passed to
+modules explicitly, never written back into the config.
+
+Resolution order (later wins): dataclass defaults → the task preset (``regression`` for
+sentiment, ``classification`` for video text) → a YAML file → ``key=value`` overrides.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
+from pathlib import Path
+from typing import Any, get_args, get_origin, get_type_hints
+
+import yaml
+
+
+class ConfigError(ValueError):
+    """An unknown key, a value of the wrong type, or an invalid combination."""
+
+
+@dataclass(frozen=True)
+class EncoderConfig:
+    """Per-modality sequence encoders (``osan.nn.encoders``)."""
+
+    kind: str = "conv"  # "conv" | "gru" | "mean"
+    hidden: int = 128  # width of the per-domain input projection and the sequence layer
+    out_dims: dict[str, int] = field(
+        default_factory=lambda: {"text": 512, "vision": 32, "audio": 32}
+    )
+    default_out_dim: int = 32  # for modalities not named in ``out_dims``
+    dropout: float = 0.1
+
+
+@dataclass(frozen=True)
+class TALConfig:
+    """Tensor-based alignment (paper §3.1, Eq. 1–3)."""
+
+    enabled: bool = True
+    out_dims: dict[str, int] = field(
+        default_factory=lambda: {"text": 384, "vision": 2, "audio": 2}
+    )  # Table 5's best: 384·2·2
+    default_out_dim: int = 2
+    eps: float = 1e-3
+    sweeps: int = 1
+    momentum: float | None = 0.9
+    append_one: bool = True
+    pairing: str = "pseudo_label"  # "pseudo_label" | "nearest" | "random"
+    corr_weight: float = 0.1  # weight of the TAL correlation objective in the total loss
+
+
+@dataclass(frozen=True)
+class DDGConfig:
+    """Dynamic domain generator (paper §3.2, Eq. 4) or its Mixup ablation."""
+
+    enabled: bool = True
+    kind: str = "ddg"  # "ddg" | "mixup"
+    heads: int = 64  # H generated domains (Table 4)
+    lam: float = 0.85  # λ of Eq. 4 (Table 4)
+    key_dim: int = 8
+    heads_per_step: int = 8  # soft domains sent to the discriminator per step (bounds its cost)
+    mixup_alpha: float = 2.0
+
+
+@dataclass(frozen=True)
+class LossConfig:
+    """L = L_task + α·L_adv + β·L_dis (Eq. 5)."""
+
+    task_loss: str = "l1"  # "l1" | "mse" for regression; "ce" for classification
+    alpha: float = 0.1  # adversarial weight α
+    beta: float = 0.1  # discrepancy weight β (MK-MMD)
+    adv: bool = True
+    dis: bool = True
+    grl_gamma: float = 10.0
+    grl_max: float = 1.0
+    mmd_kernels: int = 5
+    mmd_kernel_mul: float = 2.0
+    disc_hidden: int = 256
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    batch_size: int = 64
+    epochs: int = 12
+    warmup: float = 0.05  # fraction of steps with linear warm-up, then cosine decay
+    grad_clip: float = 5.0
+    head_hidden: int = 128
+
+
+@dataclass(frozen=True)
+class Config:
+    method: str = "osan"
+    task: str = "regression"  # "regression" | "classification"
+    seed: int = 0
+    device: str = "cpu"
+    num_threads: int | None = None
+    selection: str = "source_val"  # checkpoint selection; never reads target labels
+    encoder: EncoderConfig = field(default_factory=EncoderConfig)
+    tal: TALConfig = field(default_factory=TALConfig)
+    ddg: DDGConfig = field(default_factory=DDGConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def hash(self) -> str:
+        """A short stable hash of the resolved config (for result tables)."""
+        blob = json.dumps(self.to_dict(), sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:12]
+
+
+TASK_PRESETS: dict[str, dict[str, Any]] = {
+    # Multimodal sentiment analysis: Table 4 (H = 64, λ = 0.85), Table 5 (384·2·2).
+    "regression": {"loss": {"task_loss": "l1"}},
+    # Video text classification: Table 9 (H = 128, λ = 0.9), Table 10 (t: 56, v: 14).
+    "classification": {
+        "loss": {"task_loss": "ce"},
+        "encoder": {"out_dims": {"text": 128, "layout": 32}},
+        "tal": {"out_dims": {"text": 56, "layout": 14}, "default_out_dim": 4},
+        "ddg": {"heads": 128, "lam": 0.9},
+    },
+}
+
+
+# Config changes implied by a method name (applied after the task preset, before the user's).
+METHOD_PRESETS: dict[str, dict[str, Any]] = {
+    "osan-mixup": {"ddg": {"kind": "mixup"}},
+}
+
+
+def _convert(value: Any, tp: Any, key: str) -> Any:
+    """Coerce a YAML/CLI value to the annotated type ``tp`` (strict: no silent surprises)."""
+    origin = get_origin(tp)
+    args = get_args(tp)
+    if origin is None and is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key}: expected a mapping, got {value!r}")
+        return _build(tp, value, key + ".")
+    if tp is Any:
+        return value
+    if origin in (dict,):
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key}: expected a mapping, got {value!r}")
+        kt, vt = args
+        return {_convert(k, kt, key): _convert(v, vt, f"{key}.{k}") for k, v in value.items()}
+    if origin is not None and type(None) in args:  # Optional[X] / X | None
+        if value is None or (isinstance(value, str) and value.lower() in ("none", "null")):
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return _convert(value, inner[0], key)
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false", "yes", "no", "1", "0"):
+            return value.lower() in ("true", "yes", "1")
+        raise ConfigError(f"{key}: expected true/false, got {value!r}")
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, (int, str)):
+            raise ConfigError(f"{key}: expected an integer, got {value!r}")
+        try:
+            return int(value)
+        except ValueError as e:
+            raise ConfigError(f"{key}: expected an integer, got {value!r}") from e
+    if tp is float:
+        if isinstance(value, bool):
+            raise ConfigError(f"{key}: expected a number, got {value!r}")
+        try:
+            return float(value)
+        except (TypeError, ValueError) as e:
+            raise ConfigError(f"{key}: expected a number, got {value!r}") from e
+    if tp is str:
+        return str(value)
+    return value
+
+
+def _build(cls: type, data: dict[str, Any], prefix: str = "") -> Any:
+    hints = get_type_hints(cls)
+    known = {f.name for f in fields(cls)}
+    unknown = set(data) - known
+    if unknown:
+        raise ConfigError(
+            f"unknown config key(s) {sorted(prefix + k for k in unknown)}; "
+            f"valid under '{prefix or '.'}': {sorted(known)}"
+        )
+    kwargs = {k: _convert(v, hints[k], prefix + k) for k, v in data.items()}
+    return cls(**kwargs)
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in over.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict) and k not in _REPLACED_DICTS:
+            out[k] = _merge(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+# Per-modality dim maps are replaced whole, so that a preset for other modalities
+# (e.g. text + layout) does not inherit text/vision/audio entries.
+_REPLACED_DICTS = {"out_dims"}
+
+
+def parse_overrides(items: list[str]) -> dict[str, Any]:
+    """``["tal.eps=1e-4", "ddg.heads=32"]`` → nested dict with YAML-parsed values."""
+    out: dict[str, Any] = {}
+    for item in items:
+        if "=" not in item:
+            raise ConfigError(f"override {item!r} is not of the form key=value")
+        key, raw = item.split("=", 1)
+        value = yaml.safe_load(raw) if raw != "" else ""
+        node = out
+        parts = key.strip().split(".")
+        for p in parts[:-1]:
+            node = node.setdefault(p, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"override {item!r} conflicts with another override")
+        node[parts[-1]] = value
+    return out
+
+
+def load_config(
+    path: str | Path | None = None,
+    overrides: list[str] | dict[str, Any] | None = None,
+    *,
+    task: str | None = None,
+    **top: Any,
+) -> Config:
+    """Resolve a :class:`Config` from defaults, the task preset, a YAML file and overrides.
+
+    ``top`` sets top-level keys (``method=``, ``seed=``, ...); ``None`` values are ignored.
+    """
+    data: dict[str, Any] = {}
+    if path is not None:
+        text = Path(path).read_text()
+        try:
+            loaded = yaml.safe_load(text) or {}
+        except yaml.YAMLError as e:
+            raise ConfigError(f"{path}: invalid YAML: {e}") from e
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"{path}: top level must be a mapping")
+        data = _merge(data, loaded)
+    if overrides:
+        over = overrides if isinstance(overrides, dict) else parse_overrides(overrides)
+        data = _merge(data, over)
+    data = _merge(data, {k: v for k, v in top.items() if v is not None})
+    resolved_task = task or data.get("task") or Config.task
+    if resolved_task not in TASK_PRESETS:
+        raise ConfigError(f"task must be one of {sorted(TASK_PRESETS)}, got {resolved_task!r}")
+    data["task"] = resolved_task
+    merged = _merge(TASK_PRESETS[resolved_task], METHOD_PRESETS.get(data.get("method", ""), {}))
+    merged = _merge(merged, data)
+    cfg = _build(Config, merged)
+    validate_config(cfg)
+    return cfg
+
+
+def validate_config(cfg: Config) -> None:
+    if cfg.task == "classification" and cfg.loss.task_loss != "ce":
+        raise ConfigError("classification needs loss.task_loss=ce")
+    if cfg.task == "regression" and cfg.loss.task_loss not in ("l1", "mse"):
+        raise ConfigError("regression needs loss.task_loss=l1 or mse")
+    if not 0.0 <= cfg.ddg.lam <= 1.0:
+        raise ConfigError(f"ddg.lam must lie in [0, 1], got {cfg.ddg.lam}")
+    if cfg.ddg.kind not in ("ddg", "mixup"):
+        raise ConfigError(f"ddg.kind must be ddg or mixup, got {cfg.ddg.kind!r}")
+    if cfg.tal.pairing not in ("pseudo_label", "nearest", "random"):
+        raise ConfigError("tal.pairing must be pseudo_label, nearest or random")
+    if cfg.optim.batch_size < 2:
+        raise ConfigError("optim.batch_size must be at least 2")
+    if cfg.optim.epochs < 1:
+        raise ConfigError("optim.epochs must be at least 1")
+    if cfg.encoder.kind not in ("conv", "gru", "mean"):
+        raise ConfigError(f"encoder.kind must be conv, gru or mean, got {cfg.encoder.kind!r}")
+
+
+def save_config(cfg: Config, path: str | Path) -> None:
+    Path(path).write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+
+
+def replace(cfg: Any, **changes: Any) -> Any:
+    """``dataclasses.replace`` re-exported for frozen configs."""
+    return dataclasses.replace(cfg, **changes)

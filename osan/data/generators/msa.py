@@ -1,0 +1,662 @@
+"""Generated multimodal sentiment analysis benchmark: a CMU-MOSEI-like source and a CMU-MOSI-like
+target in the MMSA layout (``text`` / ``vision`` / ``audio`` padded sequences with true lengths,
+sentiment labels in [-3, 3] averaged over annotators).
+
+Generative process (see ``docs/data.md``, "Generated benchmarks", for the full account):
+
+1. a latent sentiment ``s*`` per utterance (a Gaussian for the source, a two-mode mixture for the
+   target), annotated by ``k`` noisy annotators who each round to an integer in [-3, 3]; the label
+   is their mean (a value on the 1/k grid);
+2. ``text``: an actual token sequence whose sentiment words (with strengths), negators and
+   intensifiers follow ``s*``; per-token features are a fixed word-embedding table plus noise;
+3. ``vision``: facial-action-like channels whose bursts follow the positive / negative drive of
+   ``s*`` times a speaker expressiveness, plus head-pose / gaze / blink nuisance, seen through a
+   domain-specific linear sensor view;
+4. ``audio``: pitch / energy / rate channels driven mostly by ``|s*|`` (the sign only weakly), plus
+   speaker and channel nuisance, seen through a domain-specific linear sensor view.
+
+The source and target share the latent-to-label relation; they differ by the shift knobs of
+:class:`MSAShift`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Literal
+
+import numpy as np
+
+from osan.data.domain import Domain, Split
+from osan.data.generators import common
+from osan.types import SPLITS
+
+SOURCE_NAME = "synth_mosei"
+TARGET_NAME = "synth_mosi"
+MODALITIES = ("text", "vision", "audio")
+TEXT_DIM = 768
+MAX_TEXT_LEN = 50
+MAX_FRAMES = 50
+# (audio, vision) dims of the MMSA release: MOSEI 74 / 35, MOSI 5 / 20.
+MMSA_DIMS = {"source": {"audio": 74, "vision": 35}, "target": {"audio": 5, "vision": 20}}
+BASE_SIZES = {
+    "source": {"train": 1500, "valid": 300, "test": 500},
+    "target": {"train": 1000, "valid": 200, "test": 500},
+}
+
+# --- lexicon ---------------------------------------------------------------------------------
+# Sentiment concepts: (strength, synonyms). Usage tag per word: "b" seen in both domains,
+# "s" source only, "t" target only (casual spoken words of MOSI-like movie reviews).
+SENTIMENT_CONCEPTS: tuple[tuple[float, tuple[tuple[str, str], ...]], ...] = (
+    (0.8, (("decent", "b"), ("solid", "s"), ("fine", "s"), ("okay", "t"), ("alright", "t"))),
+    (
+        1.5,
+        (
+            ("good", "b"),
+            ("nice", "b"),
+            ("enjoyable", "s"),
+            ("pleasant", "s"),
+            ("cool", "t"),
+            ("fun", "t"),
+        ),
+    ),
+    (
+        2.2,
+        (
+            ("great", "b"),
+            ("impressive", "s"),
+            ("excellent", "s"),
+            ("wonderful", "s"),
+            ("awesome", "t"),
+            ("sweet", "t"),
+        ),
+    ),
+    (2.6, (("love", "b"), ("adore", "s"), ("cherish", "s"), ("loved", "t"), ("dig", "t"))),
+    (
+        2.9,
+        (
+            ("amazing", "b"),
+            ("perfect", "b"),
+            ("fantastic", "s"),
+            ("brilliant", "s"),
+            ("outstanding", "s"),
+            ("incredible", "t"),
+            ("hilarious", "t"),
+        ),
+    ),
+    (
+        -0.8,
+        (("predictable", "b"), ("mediocre", "s"), ("bland", "s"), ("meh", "t"), ("slow", "t")),
+    ),
+    (
+        -1.5,
+        (
+            ("bad", "b"),
+            ("boring", "b"),
+            ("weak", "s"),
+            ("dull", "s"),
+            ("lame", "t"),
+            ("cheesy", "t"),
+        ),
+    ),
+    (
+        -2.2,
+        (
+            ("terrible", "b"),
+            ("poor", "s"),
+            ("disappointing", "s"),
+            ("annoying", "s"),
+            ("stupid", "t"),
+            ("dumb", "t"),
+        ),
+    ),
+    (-2.6, (("hate", "b"), ("despise", "s"), ("detest", "s"), ("hated", "t"), ("loathe", "t"))),
+    (
+        -2.9,
+        (
+            ("awful", "b"),
+            ("worst", "b"),
+            ("horrible", "s"),
+            ("pathetic", "s"),
+            ("garbage", "t"),
+            ("crappy", "t"),
+        ),
+    ),
+)
+NEGATORS: tuple[str, ...] = ("not", "never", "hardly")
+INTENSIFIERS: tuple[tuple[str, str], ...] = (
+    ("very", "b"),
+    ("really", "b"),
+    ("extremely", "s"),
+    ("highly", "s"),
+    ("so", "t"),
+    ("super", "t"),
+    ("totally", "t"),
+)
+INTENSIFIER_GAIN = 1.5
+FUNCTION_WORDS: tuple[str, ...] = (
+    "i", "the", "a", "it", "was", "is", "and", "but", "this", "that", "to", "of", "you", "my",
+    "just", "think", "about", "have", "with", "for", "what", "they", "he", "she", "we", "be",
+    "in", "on", "there", "one", "all", "some", "at", "when", "who", "would", "can", "if", "me",
+)  # fmt: skip
+DISFLUENCIES: tuple[str, ...] = ("um", "uh", "like", "yeah", "well", "basically")
+# Topic groups: (name, words, usage) -- MOSEI spans many YouTube topics, MOSI is movie reviews.
+TOPIC_GROUPS: tuple[tuple[str, tuple[str, ...], str], ...] = (
+    ("products", ("phone", "product", "price", "battery", "camera", "screen", "brand"), "s"),
+    ("politics", ("policy", "government", "election", "president", "law", "vote", "tax"), "s"),
+    ("education", ("course", "class", "students", "teacher", "school", "lecture", "exam"), "s"),
+    ("lifestyle", ("food", "restaurant", "music", "song", "album", "book", "author"), "s"),
+    ("business", ("company", "service", "market", "economy", "job", "customers", "team"), "s"),
+    ("movies", ("movie", "film", "story", "actor", "character", "plot", "scene", "ending"), "b"),
+    ("cinema", ("sequel", "trailer", "cast", "comedy", "horror", "villain", "director"), "t"),
+    ("screen", ("screenplay", "soundtrack", "theater", "popcorn", "actress", "remake"), "t"),
+)
+SPECIALS: tuple[str, ...] = ("[CLS]", "[SEP]")
+# Word vectors: a sentiment concept's centre has this much of a shared polarity axis, and a word
+# this much of its concept's centre (synonyms have cosine ~ SYNONYM_CLOSENESS^2).
+POLARITY_SHARE = 0.3
+SYNONYM_CLOSENESS = 0.6
+
+POLARITY: dict[str, float] = {w: s for s, words in SENTIMENT_CONCEPTS for w, _ in words}
+_INTENSIFIER_WORDS = frozenset(w for w, _ in INTENSIFIERS)
+
+
+def text_polarity(tokens: list[str] | str) -> float:
+    """The generator's word-level polarity accounting of a token sequence.
+
+    Each sentiment word adds its strength; an intensifier before it multiplies it by 1.5 and a
+    negator before it (possibly with an intensifier in between) flips its sign.
+    ``text_polarity("not good") == -text_polarity("good")``.
+    """
+    if isinstance(tokens, str):
+        tokens = tokens.split()
+    score, negated, gain = 0.0, False, 1.0
+    for tok in tokens:
+        if tok in NEGATORS:
+            negated = True
+        elif tok in _INTENSIFIER_WORDS:
+            gain = INTENSIFIER_GAIN
+        elif tok in POLARITY:
+            score += POLARITY[tok] * gain * (-1.0 if negated else 1.0)
+            negated, gain = False, 1.0
+    return score
+
+
+# --- shift knobs ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MSAShift:
+    """How the target differs from the source. Every numeric knob is an amount: 0 means no shift,
+    and ``shift`` multiplies them all (``shift=0``: the target is drawn like the source, except
+    for the feature dims when ``dims="mmsa"``).
+
+    Attributes:
+        shift: global multiplier of every numeric knob below.
+        novel_words: fraction of target sentiment-word (and intensifier) occurrences drawn from
+            target-only synonyms, never seen in the source; their embeddings lie near their
+            source synonyms'.
+        topic_shift: fraction of target topic words drawn from target-only topics (the rest are
+            the shared movie topic, which is a minor topic in the source).
+        rotation: angle (radians) of the rotation that mixes the latent vision and audio channels
+            before the target's sensor view (different face tracker / acoustic front end).
+        affine: size of the target's per-channel feature scale (log-sd ``0.5 * affine``) and
+            offset (``1.5 * affine`` channel sds) changes.
+        noise: target sensor and word-feature noise is ``1 + noise`` times the source's.
+        label_shift: 0: target sentiment distributed like the source (mean 0.15, sd 1.1, 3
+            annotators); 1: MOSI-like (two modes, mean 0.07, sd 1.5, 5 annotators).
+        length_shift: 0: target utterances as long as the source's; 1: MOSI-like, about 40%
+            shorter.
+        style_shift: 0: same speaking style; 1: target has more negation (0.35 vs 0.2 of the
+            sentiment words), more disfluencies and more expressive faces.
+        dims: ``"mmsa"``: audio/vision dims 74/35 (source) and 5/20 (target), the target a
+            different random linear view of the same latent channels; ``"same"``: 74/35 for both.
+    """
+
+    shift: float = 1.0
+    novel_words: float = 0.6
+    topic_shift: float = 0.7
+    rotation: float = 1.2
+    affine: float = 1.0
+    noise: float = 0.5
+    label_shift: float = 1.0
+    length_shift: float = 1.0
+    style_shift: float = 1.0
+    dims: Literal["mmsa", "same"] = "mmsa"
+
+    def scaled(self) -> MSAShift:
+        """The knobs after applying ``shift`` (and with ``shift`` reset to 1)."""
+        numeric = {
+            f.name: getattr(self, f.name) * self.shift
+            for f in fields(self)
+            if f.name not in ("shift", "dims")
+        }
+        numeric["novel_words"] = min(numeric["novel_words"], 1.0)
+        numeric["topic_shift"] = min(numeric["topic_shift"], 1.0)
+        return replace(self, shift=1.0, **numeric)
+
+
+def make_shift(**shift_kw: object) -> MSAShift:
+    names = {f.name for f in fields(MSAShift)}
+    unknown = sorted(set(shift_kw) - names)
+    if unknown:
+        raise TypeError(f"unknown msa shift knob(s) {unknown}; known: {sorted(names)}")
+    if shift_kw.get("dims", "mmsa") not in ("mmsa", "same"):
+        raise ValueError(f"dims must be 'mmsa' or 'same', got {shift_kw['dims']!r}")
+    return MSAShift(**shift_kw)  # type: ignore[arg-type]
+
+
+# --- the fixed world: vocabulary, embeddings, latent channels ----------------------------------
+
+VISION_CHANNELS = (
+    "au12_smile", "au06_cheek", "au04_brow_lower", "au15_lip_depress", "au01_brow_raise",
+    "au25_lips_part", "head_yaw", "head_pitch", "head_roll", "gaze_x", "gaze_y", "blink",
+)  # fmt: skip
+# Loadings of the six action units on (positive drive, negative drive, arousal).
+AU_LOADINGS = np.array(
+    [
+        [1.0, 0.0, 0.2],
+        [0.7, 0.0, 0.2],
+        [0.0, 1.0, 0.2],
+        [0.0, 0.8, 0.1],
+        [0.1, 0.3, 0.6],
+        [0.2, 0.2, 0.5],
+    ]
+)
+AUDIO_SIGN = 0.05  # how much the sign of the sentiment moves pitch / energy / rate
+AUDIO_CHANNELS = (
+    "f0_level", "f0_range", "energy", "energy_range", "speech_rate", "breathiness",
+    "speaker_f0", "channel_gain",
+)  # fmt: skip
+
+
+@dataclass
+class _World:
+    """Everything shared by both domains (fixed by the seed): the vocabulary and its embedding
+    table, and the random directions used to build each domain's sensor views."""
+
+    vocab: dict[str, int]
+    table: np.ndarray  # (V, 768) float32
+    views: dict[str, dict[str, np.ndarray]]  # domain -> modality -> (K, I)
+    offsets: dict[str, dict[str, np.ndarray]]  # domain -> modality -> (I,)
+
+
+def _sentiment_embeddings(rng: np.random.Generator, dim: int) -> dict[str, np.ndarray]:
+    polarity_axis = rng.standard_normal(dim)
+    centres = []
+    for strength, _ in SENTIMENT_CONCEPTS:
+        own = rng.standard_normal(dim)
+        shared = POLARITY_SHARE * np.sign(strength) * polarity_axis
+        centres.append(shared + np.sqrt(1 - POLARITY_SHARE**2) * own)
+    clusters = [[w for w, _ in words] for _, words in SENTIMENT_CONCEPTS]
+    return common.cluster_embeddings(
+        rng, clusters, dim, closeness=SYNONYM_CLOSENESS, cluster_axes=np.array(centres), scale=0.5
+    )
+
+
+def _build_vocab(rng: np.random.Generator) -> tuple[dict[str, int], np.ndarray]:
+    emb: dict[str, np.ndarray] = {}
+    emb.update(_sentiment_embeddings(rng, TEXT_DIM))
+    emb.update(common.cluster_embeddings(rng, [NEGATORS], TEXT_DIM, closeness=0.7, scale=0.5))
+    intens = [[w for w, _ in INTENSIFIERS]]
+    emb.update(common.cluster_embeddings(rng, intens, TEXT_DIM, closeness=0.7, scale=0.5))
+    topics = [list(words) for _, words, _ in TOPIC_GROUPS]
+    emb.update(common.cluster_embeddings(rng, topics, TEXT_DIM, closeness=0.5, scale=0.5))
+    singles = [[w] for w in (*FUNCTION_WORDS, *DISFLUENCIES, *SPECIALS)]
+    emb.update(common.cluster_embeddings(rng, singles, TEXT_DIM, closeness=0.0, scale=0.5))
+    words = sorted(emb)
+    vocab = {w: i for i, w in enumerate(words)}
+    table = np.stack([emb[w] for w in words]).astype(np.float32)
+    return vocab, table
+
+
+def _build_world(seed: int, knobs: MSAShift) -> _World:
+    """The shared world. Each part has its own random stream, so the source is the same whatever
+    the target's knobs."""
+    vocab, table = _build_vocab(common.rng_for(seed, "msa", "vocab"))
+    n_lat = {"vision": len(VISION_CHANNELS), "audio": len(AUDIO_CHANNELS)}
+    views: dict[str, dict[str, np.ndarray]] = {"source": {}, "target": {}}
+    offsets: dict[str, dict[str, np.ndarray]] = {"source": {}, "target": {}}
+    for m in ("vision", "audio"):
+        k, i_src, i_mmsa = n_lat[m], MMSA_DIMS["source"][m], MMSA_DIMS["target"][m]
+        src_rng = common.rng_for(seed, "msa", "view", m, "source")
+        views["source"][m] = src_rng.standard_normal((k, i_src)) / np.sqrt(k)
+        offsets["source"][m] = 0.5 * src_rng.standard_normal(i_src)
+        if knobs.dims == "mmsa":
+            # A different sensor: another random linear view of the same latent channels.
+            tgt_rng = common.rng_for(seed, "msa", "view", m, "target")
+            view = tgt_rng.standard_normal((k, i_mmsa)) / np.sqrt(k)
+            offset = 0.5 * tgt_rng.standard_normal(i_mmsa)
+        else:
+            view, offset = views["source"][m], offsets["source"][m]
+        shift_rng = common.rng_for(seed, "msa", "shift", m, knobs.dims)
+        rot = common.near_rotation(shift_rng, k, knobs.rotation)  # (K, K)
+        log_scale = shift_rng.standard_normal(view.shape[1])
+        move = shift_rng.standard_normal(view.shape[1])
+        # The target sees rotated latent channels, each output channel rescaled and shifted.
+        scale = np.exp(0.5 * knobs.affine * log_scale)  # (I,)
+        channel_sd = np.sqrt((view**2).sum(axis=0))  # (I,) sd of a unit-variance latent's image
+        views["target"][m] = (rot @ view) * scale[None, :]
+        offsets["target"][m] = offset * scale + 1.5 * knobs.affine * channel_sd * move
+    return _World(vocab=vocab, table=table, views=views, offsets=offsets)
+
+
+# --- per-domain parameters --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _DomainSpec:
+    name: str
+    role: str  # "source" | "target"
+    latent_mean: float
+    latent_mode: float  # distance of the two mixture modes from the mean (0: one Gaussian)
+    latent_sd: float
+    annotators: int
+    words_mean: float  # text tokens (without [CLS]/[SEP])
+    words_sd: float
+    frames_per_word: float
+    negation_rate: float
+    disfluency_rate: float
+    novel_words: float  # probability of a target-only synonym
+    topic_probs: tuple[float, float, float]  # source-only, shared, target-only topic groups
+    expressiveness: float
+    noise: float  # multiplier of every noise sd
+
+
+def _lerp(a: float, b: float, t: float) -> float:
+    return a + (b - a) * t
+
+
+def _domain_specs(knobs: MSAShift) -> dict[str, _DomainSpec]:
+    source = _DomainSpec(
+        name=SOURCE_NAME,
+        role="source",
+        latent_mean=0.15,
+        latent_mode=0.0,
+        latent_sd=1.05,
+        annotators=3,
+        words_mean=26.0,
+        words_sd=9.0,
+        frames_per_word=1.4,
+        negation_rate=0.1,
+        disfluency_rate=0.03,
+        novel_words=0.0,
+        topic_probs=(0.8, 0.2, 0.0),
+        expressiveness=1.0,
+        noise=1.0,
+    )
+    ls, lt, st = knobs.label_shift, knobs.length_shift, knobs.style_shift
+    ts = knobs.topic_shift
+    target = replace(
+        source,
+        name=TARGET_NAME,
+        role="target",
+        latent_mean=_lerp(0.15, 0.07, ls),
+        latent_mode=_lerp(0.0, 1.2, ls),
+        latent_sd=_lerp(1.05, 0.9, ls),
+        annotators=5 if ls >= 0.5 else 3,
+        words_mean=_lerp(26.0, 15.0, lt),
+        words_sd=_lerp(9.0, 6.0, lt),
+        negation_rate=min(_lerp(0.1, 0.2, st), 0.9),
+        disfluency_rate=min(_lerp(0.03, 0.1, st), 0.5),
+        novel_words=knobs.novel_words,
+        topic_probs=(0.8 * (1 - ts) ** 2, 1 - 0.8 * (1 - ts) ** 2 - ts, ts),
+        expressiveness=_lerp(1.0, 1.3, st),
+        noise=1.0 + knobs.noise,
+    )
+    return {"source": source, "target": target}
+
+
+# --- sampling -----------------------------------------------------------------------------------
+
+
+def _sample_sentiment(
+    rng: np.random.Generator, spec: _DomainSpec, n: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Latent sentiment and its annotator-averaged label.
+
+    Shape:
+        returns: latent (n,) float64, labels (n,) float32 on the 1/k grid of [-3, 3]
+    """
+    mode = np.where(rng.random(n) < 0.5, -1.0, 1.0) * spec.latent_mode
+    latent = spec.latent_mean + mode + spec.latent_sd * rng.standard_normal(n)
+    votes = latent[:, None] + 0.6 * rng.standard_normal((n, spec.annotators))
+    labels = np.clip(np.rint(votes), -3, 3).mean(axis=1)
+    return latent, labels.astype(np.float32)
+
+
+def _words_by_usage(items: tuple[tuple[str, str], ...], role: str, novel: float) -> tuple:
+    """(words, probabilities) a domain uses for one synonym set."""
+    if role == "source":
+        words = [w for w, u in items if u in ("b", "s")]
+        return words, np.full(len(words), 1.0 / len(words))
+    shared = [w for w, u in items if u == "b"]
+    new = [w for w, u in items if u == "t"]
+    if not new or novel <= 0:
+        return shared, np.full(len(shared), 1.0 / len(shared))
+    probs = [(1 - novel) / len(shared)] * len(shared) + [novel / len(new)] * len(new)
+    return shared + new, np.array(probs)
+
+
+class _TextSampler:
+    """Draws token sequences whose sentiment words follow the latent sentiment."""
+
+    def __init__(self, spec: _DomainSpec) -> None:
+        self.spec = spec
+        self.strengths = np.array([s for s, _ in SENTIMENT_CONCEPTS])
+        self.synonyms = [
+            _words_by_usage(words, spec.role, spec.novel_words) for _, words in SENTIMENT_CONCEPTS
+        ]
+        self.intensifiers = _words_by_usage(INTENSIFIERS, spec.role, spec.novel_words)
+        groups = {"s": [], "b": [], "t": []}
+        for _, words, usage in TOPIC_GROUPS:
+            groups[usage].extend(words)
+        self.topic_groups = [groups["s"], groups["b"], groups["t"]]
+        self.topic_probs = np.array(spec.topic_probs) / np.sum(spec.topic_probs)
+
+    def _pick(self, rng: np.random.Generator, options: tuple) -> str:
+        words, probs = options
+        return words[rng.choice(len(words), p=probs)]
+
+    def _phrase(self, rng: np.random.Generator, s: float) -> list[str]:
+        spec = self.spec
+        sign = 1.0 if rng.random() < 1.0 / (1.0 + np.exp(-2.0 * s)) else -1.0
+        negate = rng.random() < spec.negation_rate
+        intensify = rng.random() < 0.12 * abs(s)
+        want = float(np.clip(abs(s) + 0.5 * rng.standard_normal(), 0.5, 3.2))
+        if intensify:
+            want /= INTENSIFIER_GAIN
+        word_sign = -sign if negate else sign
+        ok = np.sign(self.strengths) == word_sign
+        w = np.where(ok, np.exp(-((np.abs(self.strengths) - want) ** 2) / (2 * 0.6**2)), 0.0)
+        concept = rng.choice(len(w), p=w / w.sum())
+        phrase = [self._pick(rng, self.synonyms[concept])]
+        if intensify:
+            phrase.insert(0, self._pick(rng, self.intensifiers))
+        if negate:
+            phrase.insert(0, NEGATORS[rng.choice(len(NEGATORS), p=[0.6, 0.25, 0.15])])
+        return phrase
+
+    def _fillers(self, rng: np.random.Generator, n: int) -> list[str]:
+        """``n`` non-sentiment words: disfluencies, topic words and function words."""
+        u = rng.random(n)
+        group = rng.choice(3, size=n, p=self.topic_probs)
+        pick = rng.random(n)
+        out = []
+        for ui, gi, pi in zip(u, group, pick, strict=True):
+            if ui < self.spec.disfluency_rate:
+                pool = DISFLUENCIES
+            elif ui < self.spec.disfluency_rate + 0.3:
+                pool = self.topic_groups[gi]
+            else:
+                pool = FUNCTION_WORDS
+            out.append(pool[int(pi * len(pool))])
+        return out
+
+    def sample(self, rng: np.random.Generator, s: float, n_words: int) -> list[str]:
+        n_phrases = min(int(rng.poisson(0.6 + 0.9 * abs(s))), 5)
+        phrases = [self._phrase(rng, s) for _ in range(n_phrases)]
+        n_fill = max(n_words - sum(len(p) for p in phrases), 2)
+        tokens = self._fillers(rng, n_fill)
+        slots = np.sort(rng.integers(0, n_fill + 1, size=n_phrases))[::-1]
+        for slot, phrase in zip(slots, phrases, strict=True):
+            tokens[slot:slot] = phrase
+        return tokens
+
+
+def _text_modality(
+    rng: np.random.Generator, world: _World, spec: _DomainSpec, latent: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, list[str], np.ndarray]:
+    """Token sequences, their features, raw text and word counts.
+
+    Shape:
+        latent: (N,)
+        returns: features (N, 50, 768), lengths (N,), N strings, n_words (N,)
+    """
+    n = latent.shape[0]
+    sampler = _TextSampler(spec)
+    n_words = common.sample_lengths(rng, n, spec.words_mean, spec.words_sd, 4, MAX_TEXT_LEN - 2)
+    raw, sequences = [], []
+    cls, sep = world.vocab["[CLS]"], world.vocab["[SEP]"]
+    for i in range(n):
+        tokens = sampler.sample(rng, float(latent[i]), int(n_words[i]))
+        raw.append(" ".join(tokens))
+        sequences.append([cls] + [world.vocab[t] for t in tokens][: MAX_TEXT_LEN - 2] + [sep])
+    ids, lengths = common.pad_token_ids(sequences, MAX_TEXT_LEN)
+    feats = common.embed_tokens(ids, world.table, 0.15 * spec.noise, rng)
+    return feats, lengths, raw, n_words
+
+
+def _frames(rng: np.random.Generator, spec: _DomainSpec, n_words: np.ndarray) -> np.ndarray:
+    """Frame counts that follow the utterance length, unaligned with the tokens.
+
+    Shape:
+        returns: (N,) int64 in [4, 50]
+    """
+    base = n_words * spec.frames_per_word * np.exp(0.2 * rng.standard_normal(n_words.shape))
+    return np.clip(np.rint(base), 4, MAX_FRAMES).astype(np.int64)
+
+
+def _drives(latent: np.ndarray, gain: np.ndarray) -> np.ndarray:
+    """(positive, negative, arousal) drive per utterance, scaled by expressiveness.
+
+    Shape:
+        latent, gain: (N,); returns: (N, 3)
+    """
+    s = latent / 3.0
+    return gain[:, None] * np.stack([np.maximum(s, 0), np.maximum(-s, 0), np.abs(s)], axis=1)
+
+
+def _vision_latent(rng: np.random.Generator, spec: _DomainSpec, latent: np.ndarray) -> np.ndarray:
+    """Facial-action-like channels (bursts that follow the sentiment on top of a speaker's resting
+    face) and nuisance channels (head pose, gaze, blinks).
+
+    Shape:
+        returns: (N, 50, 12) float32, the channels of ``VISION_CHANNELS``
+    """
+    n = latent.shape[0]
+    gain = spec.expressiveness * np.exp(0.5 * rng.standard_normal(n))
+    drive = _drives(latent, gain) @ AU_LOADINGS.T  # (N, 6)
+    rate = np.clip(0.03 + 0.12 * drive, 0.0, 0.5)
+    aus = common.bursts(rng, rate, 0.3 + 0.8 * drive, MAX_FRAMES, width=1.5)  # (N, L, 6)
+    resting = 0.3 * rng.exponential(1.0, size=(n, 1, 6))  # speaker's resting face per AU
+    aus += resting
+    pose = common.random_walk(rng, n, MAX_FRAMES, 5, step=0.3)  # (N, L, 5)
+    blink = common.bursts(rng, np.full((n, 1), 0.1), np.ones((n, 1)), MAX_FRAMES, width=0.7)
+    z = np.concatenate([aus, pose, blink], axis=2)  # (N, L, 12)
+    return z.astype(np.float32)
+
+
+def _audio_latent(rng: np.random.Generator, latent: np.ndarray) -> np.ndarray:
+    """Prosody channels: level and range of pitch and energy follow ``|s*|``, the sign only
+    weakly (``AUDIO_SIGN``); speaker pitch and channel gain are nuisances that the speaker and
+    channel channels reveal only in part.
+
+    Shape:
+        returns: (N, 50, 8) float32, the channels of ``AUDIO_CHANNELS``
+    """
+    n, length = latent.shape[0], MAX_FRAMES
+    s = latent / 3.0
+    arousal = np.abs(s) * np.exp(0.3 * rng.standard_normal(n))
+    speaker_f0 = rng.standard_normal(n)
+    gain = 0.5 * rng.standard_normal(n)
+
+    def per_frame(level: np.ndarray, spread: float | np.ndarray) -> np.ndarray:
+        # (N,) level and spread -> (N, L) frame values
+        spread = np.broadcast_to(spread, (n,))
+        return level[:, None] + spread[:, None] * rng.standard_normal((n, length))
+
+    def utterance_noise(sd: float) -> np.ndarray:
+        return sd * rng.standard_normal(n)
+
+    sign = AUDIO_SIGN * s
+    f0 = per_frame(0.5 * speaker_f0 + sign + 0.3 * arousal + utterance_noise(0.2), 0.2)
+    f0_range = per_frame(0.3 + 0.6 * arousal + utterance_noise(0.2), 0.2)
+    energy = per_frame(gain + 0.5 * arousal + sign + utterance_noise(0.2), 0.3)
+    energy_range = per_frame(0.2 + 0.5 * arousal + utterance_noise(0.2), 0.2)
+    rate = per_frame(0.4 * arousal - sign + utterance_noise(0.3), 0.4)
+    breath = per_frame(-0.3 * arousal + utterance_noise(0.3), 0.3)
+    spk = per_frame(0.5 * speaker_f0 + utterance_noise(0.3), 0.1)
+    chan = per_frame(gain + utterance_noise(0.2), 0.05)
+    z = np.stack([f0, f0_range, energy, energy_range, rate, breath, spk, chan], axis=2)  # (N,L,8)
+    return z.astype(np.float32)
+
+
+def _split(
+    rng: np.random.Generator, world: _World, spec: _DomainSpec, split: str, n: int
+) -> tuple[Split, dict[str, np.ndarray]]:
+    latent, labels = _sample_sentiment(rng, spec, n)
+    text, text_len, raw, n_words = _text_modality(rng, world, spec, latent)
+    frames_v = _frames(rng, spec, n_words)
+    frames_a = _frames(rng, spec, n_words)
+    z_v = _vision_latent(rng, spec, latent)
+    z_a = _audio_latent(rng, latent)
+    views, offsets = world.views[spec.role], world.offsets[spec.role]
+    vision = common.observe(
+        z_v, frames_v, views["vision"], offsets["vision"], 0.3 * spec.noise, rng
+    )
+    audio = common.observe(z_a, frames_a, views["audio"], offsets["audio"], 0.3 * spec.noise, rng)
+    sp = Split(
+        features={"text": text, "vision": vision, "audio": audio},
+        lengths={"text": text_len, "vision": frames_v, "audio": frames_a},
+        labels=labels,
+        ids=common.sample_ids(spec.name, split, n),
+        raw_text=raw,
+    )
+    text_score = np.array([text_polarity(t) for t in raw], dtype=np.float32)
+    return sp, {"sentiment": latent.astype(np.float32), "text_polarity": text_score}
+
+
+def generate_msa(
+    *, seed: int = 0, size: common.SizeSpec = "small", **shift_kw: object
+) -> tuple[Domain, Domain]:
+    """The generated CMU-MOSEI-like source and CMU-MOSI-like target, all splits labelled.
+
+    ``shift_kw`` are the knobs of :class:`MSAShift` (e.g. ``dims="same"``, ``shift=0.5``).
+    Each domain's ``meta["latent"][split]`` holds the latent sentiment and the text's word-level
+    polarity per sample, for diagnostics only.
+
+    Shape:
+        features["text"]: (N, 50, 768); features["vision"]: (N, 50, 35 | 20);
+        features["audio"]: (N, 50, 74 | 5); lengths[m]: (N,); labels: (N,) in [-3, 3]
+    """
+    knobs = make_shift(**shift_kw)
+    scaled = knobs.scaled()
+    world = _build_world(seed, scaled)
+    domains = []
+    for role, spec in _domain_specs(scaled).items():
+        sizes = common.split_sizes(BASE_SIZES[role], size)
+        splits, latents = {}, {}
+        for split in SPLITS:
+            rng = common.rng_for(seed, "msa", role, split)
+            splits[split], latents[split] = _split(rng, world, spec, split, sizes[split])
+        meta = {
+            "generator": "msa",
+            "role": role,
+            "seed": seed,
+            "size": size,
+            "shift": asdict(knobs),
+            "annotators": spec.annotators,
+            "latent": latents,
+        }
+        domains.append(Domain(name=spec.name, splits=splits, task="regression", meta=meta))
+    return domains[0], domains[1]

@@ -1,0 +1,151 @@
+"""One entry point for every file format users bring, and a readable summary of a domain.
+
+:func:`load_domain` picks the loader by format (or detects it); :func:`describe` is what
+``osan data inspect FILE`` prints.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from osan.data.domain import DataError, Domain
+from osan.data.label_csv import encode_label_csv
+from osan.data.mmsa import (
+    SPLIT_ALIASES,
+    load_mmsa,
+    load_mult,
+    load_wordaligned,
+    mmsa_from_object,
+    mult_from_object,
+    wordaligned_from_object,
+)
+from osan.data.safe_pickle import safe_load
+from osan.types import Task
+
+FORMATS: tuple[str, ...] = ("auto", "mmsa", "mult", "wordaligned", "label_csv", "csd")
+
+
+def load_domain(
+    path: str | Path,
+    *,
+    format: str = "auto",
+    task: Task | None = None,
+    nan_policy: str = "error",
+    **kw: Any,
+) -> Domain:
+    """Load a domain from ``path``; ``format="auto"`` detects it.
+
+    Detection: ``.csv`` -> :func:`~osan.data.label_csv.encode_label_csv`; ``.pkl``/``.pickle``
+    -> safe-unpickled once, then a dict whose splits hold ``regression_labels`` /
+    ``classification_labels`` (or a top-level ``meta``) is MMSA, one whose splits hold
+    ``labels`` is MulT, a list of ``((...), label, id)`` tuples is word-aligned, and an
+    unlabelled dict is MMSA. A ``.csd`` holds a single computational sequence and is refused
+    with a pointer to :func:`~osan.data.csd.load_csd`. ``**kw`` goes to the loader (e.g.
+    ``required``, ``name``, ``split``, ``text_encoder``, ``encoder``, ``cache_dir``).
+    """
+    if format not in FORMATS:
+        raise ValueError(f"format must be one of {FORMATS}, got {format!r}")
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if format == "csd" or (format == "auto" and suffix == ".csd"):
+        raise DataError(
+            f"{path}: a .csd file holds one computational sequence (one modality or the labels); "
+            "build a domain from several with osan.data.csd.load_csd(features={'audio': ..., "
+            "'vision': ...}, labels=...)"
+        )
+    if format == "label_csv" or (format == "auto" and suffix == ".csv"):
+        if task not in (None, "regression"):
+            raise DataError(f"{path}: label.csv files hold sentiment regression labels only")
+        return encode_label_csv(path, **kw)
+    common = {"nan_policy": nan_policy, **kw}
+    if format == "mmsa":
+        return load_mmsa(path, task=task, **common)
+    if format == "mult":
+        return load_mult(path, task=task, **common)
+    if format == "wordaligned":
+        return load_wordaligned(path, task=task or "regression", **common)
+    if suffix not in (".pkl", ".pickle", ".pk"):
+        raise DataError(
+            f"{path}: cannot tell the format from the suffix '{suffix}'; pass format= one of "
+            f"{FORMATS[1:]}"
+        )
+    obj = safe_load(path)
+    kind = detect_pickle_format(obj, str(path))
+    source = str(path)
+    if kind == "mmsa":
+        return mmsa_from_object(obj, source, task=task, **common)
+    if kind == "mult":
+        return mult_from_object(obj, source, task=task, **common)
+    return wordaligned_from_object(obj, source, task=task or "regression", **common)
+
+
+def detect_pickle_format(obj: object, source: str = "<object>") -> str:
+    """``"mmsa"``, ``"mult"`` or ``"wordaligned"`` for an unpickled object (see
+    :func:`load_domain`); :class:`DataError` when it is none of them."""
+    if isinstance(obj, dict):
+        if "meta" in obj:
+            return "mmsa"
+        splits = [v for k, v in obj.items() if k in SPLIT_ALIASES and isinstance(v, dict)]
+        if not splits:
+            raise DataError(
+                f"{source}: a dict without 'train'/'valid'/'test' splits is no known layout "
+                f"(keys: {sorted(map(str, obj))[:8]})"
+            )
+        if any("regression_labels" in d or "classification_labels" in d for d in splits):
+            return "mmsa"
+        if any("labels" in d for d in splits):
+            return "mult"
+        return "mmsa"
+    if isinstance(obj, list) and obj:
+        first = obj[0]
+        if isinstance(first, (tuple, list)) and len(first) == 3:
+            if isinstance(first[0], (tuple, list)):
+                return "wordaligned"
+    raise DataError(
+        f"{source}: unrecognised pickle layout (top level is {type(obj).__name__}); expected an "
+        "MMSA/MulT dict of splits or a word-aligned list of samples"
+    )
+
+
+def describe(domain: Domain) -> str:
+    """A multi-line human-readable summary: splits, sizes, modalities (dim, length stats),
+    labels (regression: mean/sd/min/max; classification: counts per class)."""
+    dims = domain.dims() if domain.splits else {}
+    mods = ", ".join(f"{m} {d}" for m, d in dims.items())
+    lines = [f"domain '{domain.name}': {domain.task}, {len(domain.splits)} split(s)"]
+    if domain.classes is not None:
+        lines.append(f"  classes: {', '.join(domain.classes)}")
+    lines.append(f"  modalities (feature dim): {mods or 'none'}")
+    shown = ("source", "format", "encoder", "nan_replaced", "empty_segments", "unassigned_videos")
+    for key in (*shown, "inferred_lengths"):
+        if key in domain.meta:
+            lines.append(f"  {key}: {domain.meta[key]}")
+    for s, sp in domain.splits.items():
+        state = "labelled" if sp.labels is not None else "unlabelled"
+        lines.append(f"  {s}: {len(sp)} samples, {state}")
+        width = max(len(m) for m in sp.modalities) if sp.modalities else 0
+        for m, x in sp.features.items():
+            n = sp.lengths[m]
+            lines.append(
+                f"    {m:<{width}}  padded L {x.shape[1]:>4}  length min {int(n.min())} "
+                f"mean {float(n.mean()):.1f} max {int(n.max())}"
+            )
+        if sp.labels is None or len(sp) == 0:
+            continue
+        y = sp.labels
+        if domain.task == "regression":
+            lines.append(
+                f"    labels  mean {float(y.mean()):.3f} sd {float(y.std()):.3f} "
+                f"min {float(y.min()):.3f} max {float(y.max()):.3f}"
+            )
+        else:
+            names = domain.classes or [str(k) for k in range(int(y.max()) + 1)]
+            counts = np.bincount(y, minlength=len(names))
+            lines.append(
+                "    labels  "
+                + ", ".join(f"{c}: {int(k)}" for c, k in zip(names, counts, strict=True))
+            )
+    return "\n".join(lines)

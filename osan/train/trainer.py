@@ -1,0 +1,369 @@
+"""The one training loop. Every method plugs in through ``training_step``.
+
+Guarantees:
+- equal-size source and target batches; the target training stream carries ``label=None``
+  unless the method is the supervised oracle (``uses_target_labels``);
+- checkpoint selection by SOURCE validation loss (target labels are never read for it);
+- atomic per-epoch checkpoints; ``resume=True`` continues a killed run and ends with the same
+  metrics as an uninterrupted run of the same seed;
+- a NaN/Inf loss term stops the run naming the term and step; the last good checkpoint stays.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from osan.config import Config, save_config
+from osan.data.domain import Domain, SplitLoader
+from osan.eval.evaluate import predict_split, score
+from osan.methods import Method, build_method
+from osan.train.checkpoint import atomic_write_json, load_checkpoint, save_checkpoint
+from osan.train.schedules import linear_warmup_cosine
+from osan.types import Batch
+
+CHECKPOINT = "checkpoint.pt"
+LOG = "log.jsonl"
+METRICS = "metrics.json"
+CONFIG = "config.yaml"
+
+
+class TrainingDiverged(RuntimeError):
+    """A loss term became NaN/Inf."""
+
+
+def set_seed(seed: int) -> None:
+    torch.manual_seed(seed)
+
+
+
+def cycle(loader: SplitLoader) -> Iterator[Batch]:
+    while True:
+        yield from loader
+
+
+def phase_schedule(method: Method, epochs: int) -> list[str]:
+    """The phase name of every epoch, from the method's phase fractions."""
+    names: list[str] = []
+    fracs = [p.fraction for p in method.phases]
+    total = sum(fracs)
+    bounds = np.cumsum([f / total for f in fracs]) * epochs
+    for e in range(epochs):
+        idx = int(np.searchsorted(bounds, e, side="right"))
+        names.append(method.phases[min(idx, len(method.phases) - 1)].name)
+    return names
+
+
+def make_optimizer(method: Method, cfg: Config, steps: int):
+    params = method.trainable_parameters()
+    opt = torch.optim.AdamW(params, lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay)
+    warm = int(cfg.optim.warmup * steps)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: linear_warmup_cosine(s, max(steps, 1), warm)
+    )
+    return opt, sched
+
+
+def describe_dims(source: Domain, target: Domain) -> dict[str, dict[str, int]]:
+    ds, dt = source.dims(), target.dims()
+    if set(ds) != set(dt):
+        raise ValueError(
+            f"source modalities {sorted(ds)} and target modalities {sorted(dt)} differ"
+        )
+    return {"source": ds, "target": {m: dt[m] for m in ds}}
+
+
+def num_outputs(cfg: Config, source: Domain) -> int:
+    if cfg.task == "regression":
+        return 1
+    if source.num_classes is None:
+        raise ValueError("classification needs the domain's class names (meta 'classes')")
+    return source.num_classes
+
+
+class _JsonlLog:
+    def __init__(self, path: Path, offset: int | None, tb_dir: Path | None):
+        mode = "r+b" if path.exists() else "wb"
+        self.f = open(path, mode)
+        if offset is not None:
+            self.f.truncate(offset)
+        self.f.seek(0, os.SEEK_END)
+        self.tb = None
+        if tb_dir is not None:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+
+                self.tb = SummaryWriter(str(tb_dir))
+            except Exception:  # tensorboard not installed: JSONL only
+                self.tb = None
+
+    def write(self, record: dict[str, Any]) -> None:
+        self.f.write((json.dumps(record) + "\n").encode())
+        if self.tb is not None and "step" in record:
+            for k, v in record.items():
+                if isinstance(v, float):
+                    self.tb.add_scalar(f"{record.get('event', 'log')}/{k}", v, record["step"])
+
+    def offset(self) -> int:
+        self.f.flush()
+        os.fsync(self.f.fileno())
+        return self.f.tell()
+
+    def close(self) -> None:
+        self.f.close()
+        if self.tb is not None:
+            self.tb.close()
+
+
+@torch.no_grad()
+def source_validation_loss(method: Method, source: Domain, device: str, batch: int) -> float:
+    """Model selection score: mean task loss on the SOURCE validation split."""
+    was = method.training
+    method.eval()
+    loader = SplitLoader(source.split("valid"), batch, device=device)
+    total, n = 0.0, 0
+    for b in loader:
+        pred = method.predict(b, "source")
+        total += float(method.task_loss(pred, b.label)) * b.size
+        n += b.size
+    method.train(was)
+    return total / max(n, 1)
+
+
+def fit(
+    cfg: Config,
+    source: Domain,
+    target: Domain,
+    out_dir: str | Path,
+    *,
+    resume: bool = False,
+    progress: bool = True,
+    log_every: int = 10,
+    stop_after_epochs: int | None = None,
+) -> dict[str, Any]:
+    """Train ``cfg.method`` on labelled ``source`` and unlabelled ``target``; write the run.
+
+    Writes ``out_dir/{config.yaml, checkpoint.pt, log.jsonl, metrics.json}`` and returns the
+    metrics. ``stop_after_epochs`` ends the call early (for tests of resumption).
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    device = torch.device(cfg.device)
+    if cfg.num_threads:
+        torch.set_num_threads(cfg.num_threads)
+    set_seed(cfg.seed)
+    dims = describe_dims(source, target)
+    method = build_method(cfg, dims, num_outputs(cfg, source)).to(device)
+
+    bs = cfg.optim.batch_size
+    src_loader = SplitLoader(
+        source.split("train"), bs, shuffle=True, drop_last=True, seed=cfg.seed, device=device
+    )
+    tgt_train = target.split("train")
+    if not method.uses_target_labels:
+        tgt_train = tgt_train.without_labels()  # structural: no target label reaches training
+    tgt_loader = SplitLoader(
+        tgt_train,
+        bs,
+        shuffle=True,
+        drop_last=True,
+        labelled=method.uses_target_labels,
+        seed=cfg.seed + 1,
+        device=device,
+    )
+    steps_per_epoch = max(len(src_loader), len(tgt_loader))
+    epochs = cfg.optim.epochs
+    phases = phase_schedule(method, epochs)
+    phase_steps = {p: phases.count(p) * steps_per_epoch for p in set(phases)}
+    total_steps = epochs * steps_per_epoch
+
+    start_epoch, global_step = 0, 0
+    best_score, best_epoch, best_state = math.inf, -1, None
+    log_offset: int | None = 0
+    ckpt_path = out / CHECKPOINT
+    ckpt = None
+    if resume and ckpt_path.exists():
+        ckpt = load_checkpoint(ckpt_path, map_location=device)
+        method.load_state_dict(ckpt["model"])
+        start_epoch, global_step = ckpt["epoch"], ckpt["global_step"]
+        best_score, best_epoch = ckpt["best_score"], ckpt["best_epoch"]
+        best_state = ckpt["best_model"]
+        log_offset = ckpt["log_offset"]
+        src_loader.load_state_dict(ckpt["src_loader"])
+        tgt_loader.load_state_dict(ckpt["tgt_loader"])
+        torch.set_rng_state(ckpt["torch_rng"])
+    elif not resume and ckpt_path.exists():
+        ckpt_path.unlink()
+    save_config(cfg, out / CONFIG)
+    log = _JsonlLog(out / LOG, log_offset, out / "tb" if _has_tensorboard() else None)
+
+    current_phase = None
+    opt = sched = None
+    bar = tqdm(
+        total=total_steps,
+        initial=global_step,
+        disable=not progress,
+        desc=f"{cfg.method} seed={cfg.seed}",
+        dynamic_ncols=True,
+    )
+    epochs_run = 0
+    try:
+        for epoch in range(start_epoch, epochs):
+            phase = phases[epoch]
+            if phase != current_phase:
+                method.set_phase(phase)
+                opt, sched = make_optimizer(method, cfg, phase_steps[phase])
+                if ckpt is not None and ckpt.get("phase") == phase:
+                    opt.load_state_dict(ckpt["optimizer"])
+                    sched.load_state_dict(ckpt["scheduler"])
+                current_phase = phase
+            method.train()
+            t0 = time.perf_counter()
+            src_iter, tgt_iter = cycle(src_loader), cycle(tgt_loader)
+            sums: dict[str, float] = {}
+            for _ in range(steps_per_epoch):
+                src = next(src_iter)
+                tgt = next(tgt_iter)
+                out_step = method.training_step(src, tgt, global_step / max(total_steps, 1))
+                for name, value in out_step.logs.items():
+                    if not math.isfinite(value):
+                        raise TrainingDiverged(
+                            f"loss term '{name}' is {value} at step {global_step} "
+                            f"(epoch {epoch}); the last good checkpoint is kept at {ckpt_path}"
+                        )
+                opt.zero_grad(set_to_none=True)
+                out_step.loss.backward()
+                if cfg.optim.grad_clip > 0:
+                    torch.nn.utils.clip_grad_norm_(
+                        method.trainable_parameters(), cfg.optim.grad_clip
+                    )
+                opt.step()
+                sched.step()
+                method.on_step_end()
+                global_step += 1
+                for k, v in out_step.logs.items():
+                    sums[k] = sums.get(k, 0.0) + v
+                if global_step % log_every == 0:
+                    log.write(
+                        {
+                            "event": "step",
+                            "step": global_step,
+                            "epoch": epoch,
+                            "phase": phase,
+                            "lr": float(sched.get_last_lr()[0]),
+                            **out_step.logs,
+                        }
+                    )
+                bar.update(1)
+                bar.set_postfix(loss=f"{out_step.logs['total']:.3f}", refresh=False)
+            val = source_validation_loss(method, source, device, max(bs, 256))
+            record = {
+                "event": "epoch",
+                "epoch": epoch,
+                "step": global_step,
+                "phase": phase,
+                "source_valid_loss": val,
+                "seconds": time.perf_counter() - t0,
+                **{f"train_{k}": v / steps_per_epoch for k, v in sums.items()},
+            }
+            if _selectable(method, phase) and val < best_score:
+                best_score, best_epoch = val, epoch
+                best_state = copy.deepcopy(method.state_dict())
+            record["best_epoch"] = best_epoch
+            log.write(record)
+            state = {
+                "model": method.state_dict(),
+                "best_model": best_state if best_state is not None else method.state_dict(),
+                "optimizer": opt.state_dict(),
+                "scheduler": sched.state_dict(),
+                "phase": phase,
+                "epoch": epoch + 1,
+                "global_step": global_step,
+                "best_score": best_score,
+                "best_epoch": best_epoch,
+                "src_loader": src_loader.state_dict(),
+                "tgt_loader": tgt_loader.state_dict(),
+                "torch_rng": torch.get_rng_state(),
+                "log_offset": log.offset(),
+                "dims": dims,
+                "num_outputs": method.num_outputs,
+                "classes": source.classes,
+            }
+            save_checkpoint(state, ckpt_path)
+            ckpt = None
+            epochs_run += 1
+            if stop_after_epochs is not None and epochs_run >= stop_after_epochs:
+                return {}
+    finally:
+        bar.close()
+        log.close()
+
+    if best_state is not None:
+        method.load_state_dict(best_state)
+    metrics = evaluate_run(method, cfg, source, target, device)
+    metrics["meta"] = {
+        "method": cfg.method,
+        "seed": cfg.seed,
+        "best_epoch": best_epoch,
+        "selection": "source validation loss (no target labels)",
+        "source_valid_loss": best_score,
+        "config_hash": cfg.hash(),
+        "uses_target_labels": method.uses_target_labels,
+    }
+    atomic_write_json(metrics, out / METRICS)
+    return metrics
+
+
+def _selectable(method: Method, phase: str) -> bool:
+    """Checkpoints are selected only in the final phase (earlier phases are pre-training)."""
+    return phase == method.phases[-1].name
+
+
+def _has_tensorboard() -> bool:
+    try:
+        import tensorboard  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def evaluate_run(
+    method: Method, cfg: Config, source: Domain, target: Domain, device: torch.device | str
+) -> dict[str, Any]:
+    """Target TEST metrics at the top level (and under ``target``), source test under ``source``.
+
+    Evaluation is the only reader of target labels.
+    """
+    tgt = predict_split(method, target.split("test"), "target", device=device)
+    src = predict_split(method, source.split("test"), "source", device=device)
+    t_metrics = score(tgt.pred, tgt.labels, cfg.task, target.classes)
+    s_metrics = score(src.pred, src.labels, cfg.task, source.classes)
+    return {**t_metrics, "target": t_metrics, "source": s_metrics}
+
+
+def load_run(run_dir: str | Path, device: str | torch.device = "cpu") -> tuple[Config, Method, Any]:
+    """Rebuild a trained method from ``RUN/config.yaml`` and ``RUN/checkpoint.pt``.
+
+    Returns ``(config, method with the selected weights, class names or None)``.
+    """
+    from osan.config import load_config
+
+    run = Path(run_dir)
+    if not (run / CONFIG).exists():
+        raise FileNotFoundError(f"{run}: not a run folder (no {CONFIG})")
+    cfg = load_config(run / CONFIG)
+    ckpt = load_checkpoint(run / CHECKPOINT, map_location=device)
+    method = build_method(cfg, ckpt["dims"], ckpt["num_outputs"]).to(device)
+    method.load_state_dict(ckpt["best_model"])
+    method.eval()
+    return cfg, method, ckpt.get("classes")

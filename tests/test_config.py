@@ -1,0 +1,55 @@
+import pytest
+
+from osan.config import ConfigError, load_config, parse_overrides, save_config
+
+
+def test_defaults_follow_the_paper_per_task():
+    msa = load_config(task="regression")
+    assert (msa.ddg.heads, msa.ddg.lam) == (64, 0.85)  # Table 4
+    assert msa.tal.out_dims == {"text": 384, "vision": 2, "audio": 2}  # Table 5
+    vtc = load_config(task="classification")
+    assert (vtc.ddg.heads, vtc.ddg.lam) == (128, 0.9)  # Table 9
+    assert vtc.tal.out_dims == {"text": 56, "layout": 14}  # Table 10
+    assert vtc.loss.task_loss == "ce"
+
+
+def test_dotted_overrides_are_typed_and_nested():
+    cfg = load_config(overrides=["tal.eps=1e-4", "ddg.heads=32", "loss.adv=false"])
+    assert cfg.tal.eps == pytest.approx(1e-4)
+    assert cfg.ddg.heads == 32 and isinstance(cfg.ddg.heads, int)
+    assert cfg.loss.adv is False
+    assert parse_overrides(["a.b.c=3"]) == {"a": {"b": {"c": 3}}}
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [["tal.nope=1"], ["ddg.heads=abc"], ["ddg.lam=1.5"], ["loss.adv=maybe"], ["noequals"]],
+)
+def test_bad_overrides_raise_config_error(bad):
+    with pytest.raises(ConfigError):
+        load_config(overrides=bad)
+
+
+def test_method_preset_and_yaml_round_trip(tmp_path):
+    cfg = load_config(method="osan-mixup", seed=5, overrides=["optim.epochs=3"])
+    assert cfg.ddg.kind == "mixup" and cfg.seed == 5
+    path = tmp_path / "c.yaml"
+    save_config(cfg, path)
+    again = load_config(path)
+    assert again == cfg and again.hash() == cfg.hash()
+
+
+def test_yaml_errors_are_config_errors(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("- a\n- b\n")
+    with pytest.raises(ConfigError, match="mapping"):
+        load_config(path)
+
+
+def test_shipped_config_files_load():
+    from pathlib import Path
+
+    files = sorted(Path(__file__).resolve().parents[1].joinpath("configs").glob("*.yaml"))
+    assert files, "configs/ ships YAML files for both tasks"
+    for f in files:
+        load_config(f)
