@@ -2,9 +2,10 @@
 
 Shapes of the sentiment setting (paper Table 5): text 768 / vision 35 / audio 74 -> 384·2·2.
 One *step* is what training does per batch: project the source and the target batch, then one
-``update`` (one alternating-projection sweep). Each measurement runs in a fresh subprocess; the
-peak memory is the growth of the process's peak RSS over its value after setup (imports, inputs,
-one warm-up update so the running statistics are in steady state).
+``update`` (one alternating-projection sweep), in steady state: with momentum the module is first
+warmed up on ceil(768 / B) + 2 batches so that its running covariances are full rank. Each
+measurement runs in a fresh subprocess (glibc told to return freed memory); the peak memory is
+the growth of the peak RSS (VmHWM, reset after setup) over the RSS after setup, first step.
 
     python benchmarks/tal.py                      # B = 16, 32, 64, both momentum settings
     python benchmarks/tal.py --json out.json      # also write {"speedup", "memory_ratio", ...}
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
+import os
 import subprocess
 import sys
 import time
@@ -26,8 +27,18 @@ DIMS = {"text": 768, "vision": 35, "audio": 74}
 OUT = {"text": 384, "vision": 2, "audio": 2}
 
 
-def _peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
+def _rss_mb(field: str) -> float:
+    """VmRSS (current) or VmHWM (peak since the last reset) of this process, in MB."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024.0  # kB
+    raise RuntimeError(f"{field} not in /proc/self/status")
+
+
+def _reset_peak() -> None:
+    with open("/proc/self/clear_refs", "w") as f:  # "5": reset VmHWM to VmRSS (Linux >= 4.0)
+        f.write("5")
 
 
 def _worker(impl: str, batch: int, momentum: float | None, repeats: int, threads: int) -> dict:
@@ -38,12 +49,20 @@ def _worker(impl: str, batch: int, momentum: float | None, repeats: int, threads
     from osan.alignment.tal import TensorAlignment
     from osan.alignment.tal_reference import reference_project, reference_update
 
-    torch.manual_seed(0)
+    gen = torch.Generator().manual_seed(0)
     modes = list(OUT)
+
+    def pairs() -> tuple[dict, dict]:
+        h_s = {m: torch.randn(batch, d, generator=gen) for m, d in DIMS.items()}  # (B, I_m)
+        h_t = {m: torch.randn(batch, d, generator=gen) + 0.5 * h_s[m] for m, d in DIMS.items()}
+        return h_s, h_t
+
     tal = TensorAlignment(DIMS, DIMS, OUT, momentum=momentum)
-    h_s = {m: torch.randn(batch, d) for m, d in DIMS.items()}  # (B, I_m)
-    h_t = {m: torch.randn(batch, d) + 0.5 * h_s[m] for m, d in DIMS.items()}  # (B, J_m)
-    tal.update(h_s, h_t)  # warm-up: running statistics exist, as in training
+    # Warm-up as in training: with momentum, until the running covariances are full rank.
+    warmup = 2 if momentum is None else -(-max(DIMS.values()) // batch) + 2
+    for _ in range(warmup):
+        tal.update(*pairs())
+    h_s, h_t = pairs()
 
     if impl == "fast":
 
@@ -67,27 +86,35 @@ def _worker(impl: str, batch: int, momentum: float | None, repeats: int, threads
         def step() -> None:
             reference_project(h_s, state["U"], state["mean_s"], modes)
             reference_project(h_t, state["V"], state["mean_t"], modes)
-            reference_update(h_s, h_t, state, modes, momentum=momentum, num_updates=1)
+            reference_update(h_s, h_t, state, modes, momentum=momentum, num_updates=warmup)
 
-    base = _peak_rss_mb()
+    base = _rss_mb("VmRSS")
+    _reset_peak()
     times = []
-    for _ in range(repeats):
+    for i in range(repeats):
         t0 = time.perf_counter()
         step()
         times.append(time.perf_counter() - t0)
-    return {"seconds": min(times), "peak_mb": max(_peak_rss_mb() - base, 0.0)}
+        if i == 0:
+            peak = _rss_mb("VmHWM") - base
+    return {"seconds": min(times), "peak_mb": max(peak, 0.0)}
 
 
 def _run(impl: str, batch: int, momentum: float | None, repeats: int, threads: int) -> dict:
     cmd = [sys.executable, __file__, "--worker", impl, str(batch), str(momentum), str(repeats)]
     cmd += [str(threads)]
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    # Freed blocks go back to the OS, so RSS after setup is live memory, not a cached heap.
+    env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "65536", "MALLOC_TRIM_THRESHOLD_": "0"}
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batches", type=int, nargs="+", default=[16, 32, 64])
+    parser.add_argument(
+        "--momenta", nargs="+", default=["0.9", "None"], help="TAL momentum settings to run"
+    )
     parser.add_argument("--repeats", type=int, default=3, help="fast-path repeats (min time)")
     parser.add_argument("--json", type=str, default=None, help="write the B=64 ratios here")
     parser.add_argument(
@@ -113,7 +140,7 @@ def main() -> None:
         f"{'fast MB':>8} {'naive MB':>9} {'mem ratio':>9}"
     )
     results = []
-    for momentum in (0.9, None):
+    for momentum in [None if m == "None" else float(m) for m in args.momenta]:
         for b in args.batches:
             fast = _run("fast", b, momentum, args.repeats, args.threads)
             naive = _run("naive", b, momentum, 1, args.threads)

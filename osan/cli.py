@@ -235,6 +235,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     from osan.data.domain import DataError
+    from osan.train.checkpoint import CheckpointError
+    from osan.train.trainer import TrainingDiverged
 
     args = build_parser().parse_args(argv)
     try:
@@ -252,6 +254,9 @@ def main(argv: list[str] | None = None) -> int:
     except FileNotFoundError as e:
         print(f"osan: error: {e}", file=sys.stderr)
         return 2
+    except (TrainingDiverged, CheckpointError) as e:
+        print(f"osan: error: {e}", file=sys.stderr)
+        return 1
     raise AssertionError(args.command)
 
 

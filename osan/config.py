@@ -34,6 +34,7 @@ class EncoderConfig:
     )
     default_out_dim: int = 32  # for modalities not named in ``out_dims``
     dropout: float = 0.1
+    share_input_proj: bool = True  # one input projection for a modality with equal dims
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,7 @@ class TALConfig:
     sweeps: int = 1
     momentum: float | None = 0.9
     append_one: bool = True
+    orient: str = "rotate"  # "rotate" (smooth coordinates) | "sign" (canonical directions)
     pairing: str = "pseudo_label"  # "pseudo_label" | "nearest" | "random"
     corr_weight: float = 0.1  # weight of the TAL correlation objective in the total loss
 
@@ -94,6 +96,20 @@ class OptimConfig:
 
 
 @dataclass(frozen=True)
+class BaselineConfig:
+    """Knobs of the baselines (``osan.methods.{dan, dann, adda, mm_sada, mdmn}``).
+
+    Loss weights are shared with OSAN through :class:`LossConfig` (α for adversarial terms,
+    β for MK-MMD, the GRL warm-up and the discriminator width).
+    """
+
+    pretrain_fraction: float = 0.5  # two-stage methods (ADDA, MM-SADA, MDMN): epochs in "pretrain"
+    ss_weight: float = 1.0  # MM-SADA: weight λ_s of the modality-correspondence self-supervision
+    ss_hidden: int = 128  # MM-SADA: width of the correspondence classifier
+    mdmn_fusion_dim: int = 128  # MDMN: output width of the MLP fusion layer
+
+
+@dataclass(frozen=True)
 class Config:
     method: str = "osan"
     task: str = "regression"  # "regression" | "classification"
@@ -106,6 +122,7 @@ class Config:
     ddg: DDGConfig = field(default_factory=DDGConfig)
     loss: LossConfig = field(default_factory=LossConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
+    baselines: BaselineConfig = field(default_factory=BaselineConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -30,9 +30,9 @@ O(B·Σ_n I_n·D_n) for the projections and O(B·I_n·(I_n + P_n)) for the stati
 with Π_n I_n, and no I_1 × ... × I_N array is ever formed.
 
 Thin space. Every column of x_b z_bᵀ − M_x lies in span{x_1, ..., x_B}, so rank C_xx^(n) ≤ B
-(not B·P_n). With per-batch statistics and B < I_n, write x_b = Q a_b with Q (I_n × r, r ≤ B) from a
-QR of the centred batch; then C_xx = Q C̃_xx Qᵀ, C_xy = Q_x C̃_xy Q_yᵀ, and the regularised CCA below
-reduces exactly to r × r matrices (the ridge acts as ρ·I on the orthogonal complement of Q).
+(not B·P_n). With per-batch statistics and B < I_n, write x_b = Q a_b with Q (I_n × r, r ≤ B)
+from a QR of the centred batch; then C_xx = Q C̃_xx Qᵀ, C_xy = Q_x C̃_xy Q_yᵀ, and the regularised
+CCA below reduces exactly to r × r matrices (the ridge acts as ρ·I on the complement of Q).
 Running (EMA) statistics are full rank after about I_n / B updates, so they are solved in the full
 I_n-space; the path is chosen per side and mode: thin when the statistics are per-batch and
 B < I_n (J_n for the target side), full otherwise. Both paths give the same U, V.
@@ -42,8 +42,9 @@ Regularised CCA of Eq. (2), in float64. With C_r = C + ρ·I and the ridge relat
     ρ_x = eps · tr(C_xx) / I_n + 1e-12,    ρ_y = eps · tr(C_yy) / J_n + 1e-12,
 
 take any whitening W_x with W_xᵀ C_r,xx W_x = I (Cholesky here; the result does not depend on
-the choice), T = W_xᵀ C_xy W_y = P S Qᵀ (SVD), and U = W_x P[:, :D_n], V = W_y Q[:, :D_n]; then
-Uᵀ C_r,xx U = I, Vᵀ C_r,yy V = I and the canonical correlations S lie in [0, 1).
+the choice), T = W_xᵀ C_xy W_y = P S Qᵀ (SVD; for large T, eigh of the smaller of T Tᵀ, TᵀT), and
+U = W_x P[:, :D_n], V = W_y Q[:, :D_n]; then Uᵀ C_r,xx U = I, Vᵀ C_r,yy V = I and the canonical
+correlations S lie in [0, 1).
 
 Determinism and warm start.
 - Sign: direction i is flipped (u_i and v_i together) so that u_iᵀ C_r,xx u_i^old + v_iᵀ C_r,yy
@@ -56,6 +57,12 @@ Determinism and warm start.
   set, orthogonal to the k found ones, closest (orthogonal Procrustes) to the previous step's
   columns k..D_n−1; they keep the constraint of Eq. (2) and add nothing to its objective.
 
+Initialisation. The first ``update`` starts from a per-mode CCA of (x^(n), y^(n)) (Eq. (2) with
+the other modes ignored, z_b ≡ w_b ≡ 1) before its sweeps. Alternating projection from an
+arbitrary start can settle where one mode has canonical pairs of both signs of per-mode
+correlation, so the products over modes cancel in half of the output dims; the per-mode start
+makes every per-mode correlation positive, and in our tests the sweeps keep it so.
+
 Running statistics. The running means μ and (with ``momentum``) the covariances of Eq. (3) follow
 
     stat ← m_t · stat + (1 − m_t) · batch_stat,    m_t = min(momentum, t / (t + 1)),
@@ -63,10 +70,12 @@ Running statistics. The running means μ and (with ``momentum``) the covariances
 t = the number of earlier updates: a plain average over the first 1/(1 − momentum) batches, then
 an EMA (the first update takes the batch values). The ramp matters because early statistics are
 formed with poorly fitted projections of the other modes; with a fixed 0.9 from the start they
-linger for ~20 updates. With ``momentum=None`` every update uses the batch alone. Per-batch covariances have rank ≤ B,
-so they determine at most B of the D_n directions of a mode: use the running covariances when
-D_n ≥ B (e.g. text 384 with B = 64). Within one ``update`` every sweep mixes the *same* batch into
-the statistics of the previous update (no compounding).
+linger for ~20 updates. With ``momentum=None`` every update uses the batch alone. Per-batch
+covariances have rank ≤ B, so they determine at most B of the D_n directions of a mode: use the
+running covariances when D_n ≥ B (e.g. text 384 with B = 64). A completed (undetermined)
+direction has norm ~ρ^{-1/2}, so it amplifies whatever the batch did not span. Within one
+``update`` every sweep mixes the *same* batch into the statistics of the previous update (no
+compounding).
 
 The output (``project``) is the flattened projected tensor [U^(1)ᵀx^(1); 1] ∘ ... ∘ [U^(N)ᵀx^(N); 1]
 (TFN-style ones keep the unimodal and bimodal terms; ``append_one=False`` gives exactly the
@@ -251,7 +260,13 @@ class _Side:
 
 
 def _cca_solve(
-    sx: _Side, sy: _Side, cxy: Tensor, u_old: Tensor, v_old: Tensor, eps: float
+    sx: _Side,
+    sy: _Side,
+    cxy: Tensor,
+    u_old: Tensor,
+    v_old: Tensor,
+    eps: float,
+    orient: str = "sign",
 ) -> tuple[Tensor, Tensor, Tensor]:
     """Regularised CCA of Eq. (2) with the sign and completion rules of the module docstring.
 
@@ -275,9 +290,20 @@ def _cca_solve(
     v_w_old = wy.to_whitened(v_old)  # (J, D)
     u_k = wx.from_whitened(p_k)  # (I, k)
     v_k = wy.from_whitened(q_k)  # (J, k)
-    agree = (p_k * u_w_old[:, :k]).sum(0) + (q_k * v_w_old[:, :k]).sum(0)  # (k,)
-    sign = torch.where(agree.abs() > _SIGN_TOL, torch.sign(agree), _sign_fallback(u_k))  # (k,)
-    u, v = [u_k * sign], [v_k * sign]
+    if orient == "rotate":
+        # Eq. (2)'s objective and constraints are invariant under one orthogonal R applied to
+        # both U and V; choose the R that keeps the directions closest to the previous step's
+        # (orthogonal Procrustes in the whitened metric), so the coordinates the heads read
+        # move smoothly instead of being re-sorted by canonical correlation every step.
+        cross = p_k.T @ u_w_old[:, :k] + q_k.T @ v_w_old[:, :k]  # (k, k)
+        left, _, right = torch.linalg.svd(cross)  # (k, k), (k,), (k, k)
+        rot = left @ right  # (k, k) orthogonal
+        u, v = [u_k @ rot], [v_k @ rot]
+        p_k, q_k = p_k @ rot, q_k @ rot
+    else:
+        agree = (p_k * u_w_old[:, :k]).sum(0) + (q_k * v_w_old[:, :k]).sum(0)  # (k,)
+        sign = torch.where(agree.abs() > _SIGN_TOL, torch.sign(agree), _sign_fallback(u_k))
+        u, v = [u_k * sign], [v_k * sign]
     if k < d:
         u.append(wx.from_whitened(_procrustes_complement(p_k, u_w_old[:, k:])))  # (I, D − k)
         v.append(wy.from_whitened(_procrustes_complement(q_k, v_w_old[:, k:])))  # (J, D − k)
@@ -306,6 +332,9 @@ class TensorAlignment(nn.Module):
         momentum: EMA weight of the old running statistics (ramped in, see the module doc);
             ``None``: per-batch statistics.
         append_one: append a constant 1 to each projected mode vector (TFN) in ``project``.
+        orient: ``"sign"`` keeps canonical directions (sorted by correlation, sign-matched to
+            the previous step); ``"rotate"`` applies the orthogonal R (same for U and V, which
+            leaves Eq. (2) unchanged) that keeps them closest to the previous step's.
 
     Shape:
         h[m]: (B, I_m) source or (B, J_m) target embeddings
@@ -322,8 +351,12 @@ class TensorAlignment(nn.Module):
         sweeps: int = 1,
         momentum: float | None = 0.9,
         append_one: bool = True,
+        orient: str = "sign",
     ) -> None:
         super().__init__()
+        if orient not in ("sign", "rotate"):
+            raise ValueError(f"orient must be 'sign' or 'rotate', got {orient!r}")
+        self.orient = orient
         self.modalities: tuple[str, ...] = tuple(out_dims)
         if not self.modalities:
             raise ValueError("TensorAlignment needs at least one modality in out_dims")
@@ -496,11 +529,14 @@ class TensorAlignment(nn.Module):
         ps: dict[str, Tensor],
         pt: dict[str, Tensor],
         thin: bool,
+        coupled: bool = True,
     ) -> tuple[_Side, _Side, Tensor]:
-        """Batch statistics of Eq. (3) for mode n, in a thin basis where cheaper."""
+        """Batch statistics of Eq. (3) for mode n, in a thin basis where cheaper; with
+        ``coupled=False`` the other modes are ignored (z ≡ w ≡ 1: plain CCA statistics)."""
         b = xs[n].shape[0]
-        z = outer_flatten([ps[k] for k in self.modalities if k != n], b)  # (B, P_n)
-        w = outer_flatten([pt[k] for k in self.modalities if k != n], b)  # (B, P_n)
+        others = [k for k in self.modalities if k != n] if coupled else []
+        z = outer_flatten([ps[k] for k in others], b)  # (B, P_n), or (B, 1) of ones
+        w = outer_flatten([pt[k] for k in others], b)  # (B, P_n), or (B, 1) of ones
         qx, a = _coords(xs[n], thin and b < self.source_dims[n])  # (I, r_x)?, (B, r_x)
         qy, c = _coords(ys[n], thin and b < self.target_dims[n])  # (J, r_y)?, (B, r_y)
         cxx, cyy, cxy = _mode_stats(a, c, z.to(a), w.to(c))
@@ -546,7 +582,8 @@ class TensorAlignment(nn.Module):
     def update(self, h_s: Mapping[str, Tensor], h_t: Mapping[str, Tensor]) -> dict[str, float]:
         """One closed-form TAL step, Eq. (2)-(3): ``sweeps`` alternating-projection sweeps.
 
-        For each mode n in turn: project the other modes with the current U/V (already updated
+        The first update starts from a per-mode CCA (module doc). Then, for each mode n in turn:
+        project the other modes with the current U/V (already updated
         ones included), form the factored statistics of Eq. (3), mix them into the running
         statistics, solve the regularised CCA for the top D_n directions (float64), warm-started
         from the previous U^(n), V^(n). Rows of h_s and h_t are pairs.
@@ -567,6 +604,12 @@ class TensorAlignment(nn.Module):
         pt = {m: ys[m] @ v[m] for m in self.modalities}  # (B, D_m)
         new_cov: dict[str, tuple[Tensor, Tensor, Tensor]] = {}
         corrs: dict[str, Tensor] = {}
+        if int(self.num_updates) == 0:  # initialisation: per-mode CCA, see the module doc
+            for n in self.modalities:
+                sx, sy, cxy = self._stats(n, xs, ys, ps, pt, thin=True, coupled=False)
+                u[n], v[n], _ = _cca_solve(sx, sy, cxy, u[n], v[n], self.eps)
+                ps[n] = xs[n] @ u[n]  # (B, D_n)
+                pt[n] = ys[n] @ v[n]  # (B, D_n)
         for _ in range(self.sweeps):
             for n in self.modalities:
                 sx, sy, cxy = self._stats(n, xs, ys, ps, pt, thin=per_batch)
@@ -574,7 +617,7 @@ class TensorAlignment(nn.Module):
                     sx.cov = mom * getattr(self, f"cov_xx_{n}") + (1 - mom) * sx.cov
                     sy.cov = mom * getattr(self, f"cov_yy_{n}") + (1 - mom) * sy.cov
                     cxy = mom * getattr(self, f"cov_xy_{n}") + (1 - mom) * cxy
-                u[n], v[n], corrs[n] = _cca_solve(sx, sy, cxy, u[n], v[n], self.eps)
+                u[n], v[n], corrs[n] = _cca_solve(sx, sy, cxy, u[n], v[n], self.eps, self.orient)
                 ps[n] = xs[n] @ u[n]  # (B, D_n)
                 pt[n] = ys[n] @ v[n]  # (B, D_n)
                 if self.momentum is not None:

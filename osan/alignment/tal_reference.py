@@ -209,6 +209,15 @@ def reference_update(
     xs = reference_tensor({m: h_s[m].double() - new["mean_s"][m] for m in modes}, modes)
     ys = reference_tensor({m: h_t[m].double() - new["mean_t"][m] for m in modes}, modes)
     # xs: (B, I_1, ..., I_N), ys: (B, J_1, ..., J_N)
+    if num_updates == 0:  # initialisation: plain per-mode CCA of the centred embeddings
+        b = xs.shape[0]
+        for m in modes:
+            x = h_s[m].double() - new["mean_s"][m]
+            y = h_t[m].double() - new["mean_t"][m]
+            x, y = x - x.mean(0), y - y.mean(0)  # (B, I), (B, J)
+            new["U"][m], new["V"][m], _ = reference_cca(
+                x.T @ x / b, y.T @ y / b, x.T @ y / b, new["U"][m], new["V"][m], eps
+            )
     corrs = {}
     for _ in range(sweeps):
         for n, m in enumerate(modes):

@@ -5,7 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from osan.config import METHOD_PRESETS, Config, ConfigError
+from osan.methods.adda import ADDA
 from osan.methods.base import Method, Phase
+from osan.methods.dan import DAN
+from osan.methods.dann import DANN
+from osan.methods.mdmn import MDMN
+from osan.methods.mm_sada import MMSADA
 from osan.methods.osan import OSAN
 from osan.methods.source_only import Oracle, SourceOnly
 
@@ -20,6 +25,11 @@ register("osan", OSAN)
 register("osan-mixup", OSAN)  # config preset ddg.kind=mixup (see METHOD_PRESETS)
 register("source-only", SourceOnly)
 register("oracle", Oracle)
+register("dan", DAN)
+register("dann", DANN)
+register("adda", ADDA)
+register("mm-sada", MMSADA)
+register("mdmn", MDMN)
 
 
 def build_method(cfg: Config, dims: dict[str, dict[str, int]], num_outputs: int) -> Method:

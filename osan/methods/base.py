@@ -51,6 +51,8 @@ class Method(nn.Module):
     name: str = "base"
     uses_target_labels: bool = False
     phases: tuple[Phase, ...] = (Phase("main", 1.0),)
+    # Untied per-domain input projections are part of some methods' definition (ADDA).
+    share_input_projection: bool = True
 
     def __init__(self, cfg: Config, dims: dict[str, dict[str, int]], num_outputs: int) -> None:
         super().__init__()
@@ -65,6 +67,7 @@ class Method(nn.Module):
             hidden=cfg.encoder.hidden,
             kind=cfg.encoder.kind,
             dropout=cfg.encoder.dropout,
+            share_input_proj=cfg.encoder.share_input_proj and self.share_input_projection,
         )
         self.embed_dims = enc_dims
         self.phase = self.phases[0].name

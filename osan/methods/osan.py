@@ -49,6 +49,7 @@ class OSAN(Method):
                 sweeps=cfg.tal.sweeps,
                 momentum=cfg.tal.momentum,
                 append_one=cfg.tal.append_one,
+                orient=cfg.tal.orient,
             )
         dim = self.feature_dim
         self.head = self.make_head(dim)

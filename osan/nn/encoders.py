@@ -76,6 +76,8 @@ class MultimodalEncoder(nn.Module):
             domain and modality (both domains must have the same modality names).
         out_dims: embedding size per modality, ``{"text": 512, "vision": 32, "audio": 32}``.
 
+        share_input_proj: modalities with equal dims in both domains use one input projection.
+
     Shape: batch.features[m] (B, L_m, I_m^domain) -> {m: (B, out_dims[m])}
     """
 
@@ -87,6 +89,7 @@ class MultimodalEncoder(nn.Module):
         hidden: int = 128,
         kind: str = "conv",
         dropout: float = 0.1,
+        share_input_proj: bool = True,
     ) -> None:
         super().__init__()
         domains = list(dims)
@@ -99,17 +102,26 @@ class MultimodalEncoder(nn.Module):
                 )
         self.modalities = modalities
         self.out_dims = {m: int(out_dims[m]) for m in modalities}
-        self.input_proj = nn.ModuleDict(
-            {
-                d: nn.ModuleDict(
-                    {
-                        m: nn.Sequential(nn.Linear(dims[d][m], hidden), nn.LayerNorm(hidden))
-                        for m in modalities
-                    }
-                )
-                for d in domains
-            }
-        )
+        # One projection per (domain, modality); a modality whose dims agree across domains
+        # shares one projection when ``share_input_proj`` (then source training reaches the
+        # target path, as Direct Transfer assumes).
+        shared: dict[str, nn.Module] = {}
+        per_domain: dict[str, dict[str, nn.Module]] = {d: {} for d in domains}
+        for m in modalities:
+            same = len({dims[d][m] for d in domains}) == 1
+            for d in domains:
+                if share_input_proj and same:
+                    if m not in shared:
+                        shared[m] = nn.Sequential(
+                            nn.Linear(dims[d][m], hidden), nn.LayerNorm(hidden)
+                        )
+                    per_domain[d][m] = shared[m]
+                else:
+                    per_domain[d][m] = nn.Sequential(
+                        nn.Linear(dims[d][m], hidden), nn.LayerNorm(hidden)
+                    )
+        self.shared_modalities = sorted(shared)
+        self.input_proj = nn.ModuleDict({d: nn.ModuleDict(per_domain[d]) for d in domains})
         self.encoders = nn.ModuleDict(
             {m: SequenceEncoder(hidden, self.out_dims[m], kind, dropout) for m in modalities}
         )

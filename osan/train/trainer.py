@@ -46,7 +46,6 @@ def set_seed(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-
 def cycle(loader: SplitLoader) -> Iterator[Batch]:
     while True:
         yield from loader
@@ -276,7 +275,7 @@ def fit(
                 "seconds": time.perf_counter() - t0,
                 **{f"train_{k}": v / steps_per_epoch for k, v in sums.items()},
             }
-            if _selectable(method, phase) and val < best_score:
+            if _selectable(method, phase) and val <= best_score:
                 best_score, best_epoch = val, epoch
                 best_state = copy.deepcopy(method.state_dict())
             record["best_epoch"] = best_epoch

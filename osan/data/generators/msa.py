@@ -122,6 +122,14 @@ SENTIMENT_CONCEPTS: tuple[tuple[float, tuple[tuple[str, str], ...]], ...] = (
         ),
     ),
 )
+# Each target-only sentiment word and the source word it is related to (same concept).
+NOVEL_RELATIVES: dict[str, str] = {
+    "okay": "fine", "alright": "solid", "cool": "nice", "fun": "enjoyable",
+    "awesome": "excellent", "sweet": "wonderful", "loved": "adore", "dig": "cherish",
+    "incredible": "fantastic", "hilarious": "brilliant", "meh": "mediocre", "slow": "bland",
+    "lame": "weak", "cheesy": "dull", "stupid": "annoying", "dumb": "poor",
+    "hated": "despise", "loathe": "detest", "garbage": "pathetic", "crappy": "horrible",
+}  # fmt: skip
 NEGATORS: tuple[str, ...] = ("not", "never", "hardly")
 INTENSIFIERS: tuple[tuple[str, str], ...] = (
     ("very", "b"),
@@ -153,8 +161,8 @@ TOPIC_GROUPS: tuple[tuple[str, tuple[str, ...], str], ...] = (
 SPECIALS: tuple[str, ...] = ("[CLS]", "[SEP]")
 # Word vectors: a sentiment concept's centre has this much of a shared polarity axis, and a word
 # this much of its concept's centre (synonyms have cosine ~ SYNONYM_CLOSENESS^2).
-POLARITY_SHARE = 0.3
-SYNONYM_CLOSENESS = 0.6
+POLARITY_SHARE = 0.0
+SYNONYM_CLOSENESS = 0.7
 
 POLARITY: dict[str, float] = {w: s for s, words in SENTIMENT_CONCEPTS for w, _ in words}
 _INTENSIFIER_WORDS = frozenset(w for w, _ in INTENSIFIERS)
@@ -208,19 +216,22 @@ class MSAShift:
             shorter.
         style_shift: 0: same speaking style; 1: target has more negation (0.35 vs 0.2 of the
             sentiment words), more disfluencies and more expressive faces.
+        novel_similarity: cosine between a target-only word's embedding and its source
+            relative's (not scaled by ``shift``; 1: same vector, 0: unrelated).
         dims: ``"mmsa"``: audio/vision dims 74/35 (source) and 5/20 (target), the target a
             different random linear view of the same latent channels; ``"same"``: 74/35 for both.
     """
 
     shift: float = 1.0
-    novel_words: float = 0.6
+    novel_words: float = 0.7
     topic_shift: float = 0.7
-    rotation: float = 1.2
-    affine: float = 1.0
+    rotation: float = 2.5
+    affine: float = 2.0
     noise: float = 0.5
     label_shift: float = 1.0
     length_shift: float = 1.0
     style_shift: float = 1.0
+    novel_similarity: float = 0.4
     dims: Literal["mmsa", "same"] = "mmsa"
 
     def scaled(self) -> MSAShift:
@@ -228,7 +239,7 @@ class MSAShift:
         numeric = {
             f.name: getattr(self, f.name) * self.shift
             for f in fields(self)
-            if f.name not in ("shift", "dims")
+            if f.name not in ("shift", "dims", "novel_similarity")
         }
         numeric["novel_words"] = min(numeric["novel_words"], 1.0)
         numeric["topic_shift"] = min(numeric["topic_shift"], 1.0)
@@ -280,22 +291,35 @@ class _World:
     offsets: dict[str, dict[str, np.ndarray]]  # domain -> modality -> (I,)
 
 
-def _sentiment_embeddings(rng: np.random.Generator, dim: int) -> dict[str, np.ndarray]:
+def _sentiment_embeddings(
+    rng: np.random.Generator, dim: int, novel_similarity: float
+) -> dict[str, np.ndarray]:
+    """Synonyms cluster around their concept's centre; a target-only word is a blend of its
+    source relative (``NOVEL_RELATIVES``) and a word-specific direction, with cosine
+    ``novel_similarity`` to the relative."""
     polarity_axis = rng.standard_normal(dim)
     centres = []
     for strength, _ in SENTIMENT_CONCEPTS:
         own = rng.standard_normal(dim)
         shared = POLARITY_SHARE * np.sign(strength) * polarity_axis
         centres.append(shared + np.sqrt(1 - POLARITY_SHARE**2) * own)
-    clusters = [[w for w, _ in words] for _, words in SENTIMENT_CONCEPTS]
-    return common.cluster_embeddings(
+    clusters = [[w for w, u in words if u != "t"] for _, words in SENTIMENT_CONCEPTS]
+    emb = common.cluster_embeddings(
         rng, clusters, dim, closeness=SYNONYM_CLOSENESS, cluster_axes=np.array(centres), scale=0.5
     )
+    for novel in sorted(NOVEL_RELATIVES):
+        relative = emb[NOVEL_RELATIVES[novel]]
+        own = 0.5 * rng.standard_normal(dim)
+        blend = novel_similarity * relative + np.sqrt(1 - novel_similarity**2) * own
+        emb[novel] = blend.astype(np.float32)
+    return emb
 
 
-def _build_vocab(rng: np.random.Generator) -> tuple[dict[str, int], np.ndarray]:
+def _build_vocab(
+    rng: np.random.Generator, novel_similarity: float
+) -> tuple[dict[str, int], np.ndarray]:
     emb: dict[str, np.ndarray] = {}
-    emb.update(_sentiment_embeddings(rng, TEXT_DIM))
+    emb.update(_sentiment_embeddings(rng, TEXT_DIM, novel_similarity))
     emb.update(common.cluster_embeddings(rng, [NEGATORS], TEXT_DIM, closeness=0.7, scale=0.5))
     intens = [[w for w, _ in INTENSIFIERS]]
     emb.update(common.cluster_embeddings(rng, intens, TEXT_DIM, closeness=0.7, scale=0.5))
@@ -312,7 +336,7 @@ def _build_vocab(rng: np.random.Generator) -> tuple[dict[str, int], np.ndarray]:
 def _build_world(seed: int, knobs: MSAShift) -> _World:
     """The shared world. Each part has its own random stream, so the source is the same whatever
     the target's knobs."""
-    vocab, table = _build_vocab(common.rng_for(seed, "msa", "vocab"))
+    vocab, table = _build_vocab(common.rng_for(seed, "msa", "vocab"), knobs.novel_similarity)
     n_lat = {"vision": len(VISION_CHANNELS), "audio": len(AUDIO_CHANNELS)}
     views: dict[str, dict[str, np.ndarray]] = {"source": {}, "target": {}}
     offsets: dict[str, dict[str, np.ndarray]] = {"source": {}, "target": {}}
@@ -336,7 +360,7 @@ def _build_world(seed: int, knobs: MSAShift) -> _World:
         scale = np.exp(0.5 * knobs.affine * log_scale)  # (I,)
         channel_sd = np.sqrt((view**2).sum(axis=0))  # (I,) sd of a unit-variance latent's image
         views["target"][m] = (rot @ view) * scale[None, :]
-        offsets["target"][m] = offset * scale + 1.5 * knobs.affine * channel_sd * move
+        offsets["target"][m] = offset * scale + 0.5 * knobs.affine * channel_sd * move
     return _World(vocab=vocab, table=table, views=views, offsets=offsets)
 
 

@@ -1,0 +1,421 @@
+"""Execute a suite's pending runs: resumable, with a progress bar, one results line per run.
+
+Layout of ``DIR`` (``--out``)::
+
+    DIR/results.jsonl        one JSON line per finished run (appended, flushed and fsync-ed)
+    DIR/runs/<run id>/       what ``fit`` writes (config.yaml, checkpoint.pt, log.jsonl, ...)
+    DIR/failed.jsonl         runs that raised (re-running the suite retries them)
+    DIR/table.md, table.csv, summary.json   the paper-layout tables (rewritten after every run)
+
+A run is finished when its run id is in ``results.jsonl``; re-running the suite skips it. A run
+that was interrupted (its folder holds a checkpoint of the same config) continues with
+``fit(..., resume=True)``. A finished run whose recorded config hash or data differ from the
+current command's is a conflict: the suite stops before training anything (use a new ``--out``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from osan.bench import suites as S
+from osan.bench.tables import write_tables
+from osan.config import Config, ConfigError, load_config
+from osan.data.domain import Domain
+
+RESULTS = "results.jsonl"
+FAILED = "failed.jsonl"
+RUNS = "runs"
+
+#: ``data_fn(benchmark) -> {direction: (source, target)}``.
+DataFn = Callable[[str], dict[str, tuple[Domain, Domain]]]
+
+
+class BenchError(RuntimeError):
+    """A problem with the command (missing files, conflicting results): exit code 2."""
+
+
+@dataclass
+class BenchOptions:
+    suite: str
+    out: Path
+    seeds: list[int] | None = None  # None: [1] with --quick, else [1, 2, 3]
+    quick: bool = False
+    methods: list[str] | None = None
+    benchmarks: list[str] | None = None  # ablations: msa and/or vtc
+    overrides: list[str] = field(default_factory=list)
+    device: str | None = None
+    epochs: int | None = None
+    size: str | float | None = None  # generated data size; None: 0.5 with --quick, else small
+    data_seed: int = 0
+    mosi: Path | None = None  # real-text: MMSA label.csv files
+    mosei: Path | None = None
+    text_cache_dir: Path | None = None
+    verbose: bool = False
+
+    def resolved_seeds(self) -> list[int]:
+        if self.seeds:
+            return list(self.seeds)
+        return [1] if self.quick else [1, 2, 3]
+
+    def resolved_size(self) -> str | float:
+        if self.size is not None:
+            return self.size
+        return S.QUICK_SIZE if self.quick else "small"
+
+    def user_overrides(self) -> list[str]:
+        over = list(self.overrides)
+        if self.epochs is not None:
+            over.append(f"optim.epochs={self.epochs}")
+        return over
+
+
+@dataclass
+class SuiteResult:
+    total: int
+    skipped: int
+    ran: list[str]
+    failed: list[tuple[str, str]]
+    wall_time_s: float
+    tables: list[Path]
+
+
+# --------------------------------------------------------------------------- results.jsonl
+
+
+def load_results(path: Path) -> list[dict[str, Any]]:
+    """The records of ``results.jsonl``. A torn last line (a crash mid-write) is dropped and cut
+    off the file, so the next append starts on a clean line; a bad line elsewhere is an error."""
+    if not path.exists():
+        return []
+    raw = path.read_bytes()
+    records: list[dict[str, Any]] = []
+    pos = 0
+    lines = raw.split(b"\n")
+    for i, line in enumerate(lines):
+        end = pos + len(line) + 1
+        if line.strip():
+            try:
+                rec = json.loads(line)
+                if not isinstance(rec, dict) or "run_id" not in rec:
+                    raise ValueError("not a run record")
+            except ValueError as e:
+                is_last = all(not rest.strip() for rest in lines[i + 1 :])
+                if not is_last:
+                    raise BenchError(f"{path}: line {i + 1} is not a run record ({e})") from None
+                print(
+                    f"osan bench: dropping a torn last line of {path} (an interrupted write)",
+                    file=sys.stderr,
+                )
+                with open(path, "r+b") as f:
+                    f.truncate(pos)
+                break
+            records.append(rec)
+        pos = end
+    return records
+
+
+def append_result(path: Path, record: dict[str, Any]) -> None:
+    with open(path, "ab") as f:
+        f.write((json.dumps(record, sort_keys=False) + "\n").encode())
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _flat(metrics: dict[str, Any]) -> dict[str, float]:
+    return {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float))}
+
+
+# --------------------------------------------------------------------------- data
+
+
+def default_label_csv(name: str) -> Path:
+    """``<repo>/../shared/data/cmu/<name>`` (the repository's sibling data folder)."""
+    repo = Path(__file__).resolve().parents[2]
+    return repo.parent / "shared" / "data" / "cmu" / name
+
+
+MISSING_LABELS_HELP = """\
+real-text needs the CMU-MOSI and CMU-MOSEI transcript files in MMSA's label.csv layout
+  (CMU-MOSI: id,text,label,mode   CMU-MOSEI: video_id,clip_id,text,label,mode).
+Not found: {missing}
+Point to your copies with  --mosi PATH/TO/MOSI/label.csv --mosei PATH/TO/MOSEI/label.csv
+(MMSA's dataset release ships them as MOSI/label.csv and MOSEI/label.csv; the defaults are
+../shared/data/cmu/mosi_label.csv and mosei_label.csv next to the repository).
+Encoding the transcripts needs the text extra:  pip install 'osan[text]'"""
+
+
+def check_label_files(opts: BenchOptions) -> tuple[Path, Path]:
+    """The MOSI and MOSEI label files of ``real-text``, or :class:`BenchError` saying what to do."""
+    mosi = opts.mosi or default_label_csv("mosi_label.csv")
+    mosei = opts.mosei or default_label_csv("mosei_label.csv")
+    missing = [str(p) for p in (mosi, mosei) if not Path(p).is_file()]
+    if missing:
+        raise BenchError(MISSING_LABELS_HELP.format(missing=", ".join(missing)))
+    return Path(mosi), Path(mosei)
+
+
+def default_data_fn(opts: BenchOptions) -> tuple[DataFn, Callable[[str], dict[str, Any]]]:
+    """The data of each benchmark (generated once, kept in memory) and its description for the
+    results lines: generated benchmarks by ``(size, data_seed)``, real-text by file name."""
+    size = opts.resolved_size()
+
+    def spec(benchmark: str) -> dict[str, Any]:
+        if benchmark == "cmu":
+            mosi, mosei = check_label_files(opts)
+            return {"benchmark": "cmu", "mosi": mosi.name, "mosei": mosei.name}
+        return {"benchmark": benchmark, "size": size, "seed": opts.data_seed}
+
+    def load(benchmark: str) -> dict[str, tuple[Domain, Domain]]:
+        if benchmark == "cmu":
+            return _load_cmu(opts)
+        from osan.data.generators import generate
+
+        source, target = generate(benchmark, seed=opts.data_seed, size=size)
+        if benchmark == "msa":  # A: the MOSEI-like source, B: the MOSI-like target
+            return {"A2B": (source, target), "B2A": (target, source)}
+        return {"news2show": (source, target)}
+
+    return load, spec
+
+
+def _load_cmu(opts: BenchOptions) -> dict[str, tuple[Domain, Domain]]:
+    from osan.data.label_csv import encode_label_csv
+
+    mosi_path, mosei_path = check_label_files(opts)
+    domains = {}
+    for name, path in (("CMU-MOSI", mosi_path), ("CMU-MOSEI", mosei_path)):
+        print(f"osan bench: encoding {path} (cached after the first time)", file=sys.stderr)
+        try:
+            domains[name] = encode_label_csv(
+                path, cache_dir=opts.text_cache_dir, name=name, progress=True
+            )
+        except ImportError as e:
+            raise BenchError(
+                f"encoding the transcripts needs the text extra: pip install 'osan[text]' ({e})"
+            ) from None
+    mosi, mosei = domains["CMU-MOSI"], domains["CMU-MOSEI"]
+    return {"MOSEI2MOSI": (mosei, mosi), "MOSI2MOSEI": (mosi, mosei)}
+
+
+# --------------------------------------------------------------------------- the runner
+
+
+def build_config(run: S.RunSpec, opts: BenchOptions) -> Config:
+    over = S.run_overrides(run, opts.user_overrides(), quick=opts.quick)
+    try:
+        return load_config(
+            None,
+            over,
+            task=S.BENCHMARKS[run.benchmark].task,
+            method=run.method,
+            seed=run.seed,
+            device=opts.device,
+        )
+    except ConfigError as e:
+        raise BenchError(f"{run.run_id}: {e}") from None
+
+
+def _can_resume(run_dir: Path, cfg: Config) -> bool:
+    if not (run_dir / "checkpoint.pt").exists() or not (run_dir / "config.yaml").exists():
+        return False
+    try:
+        return load_config(run_dir / "config.yaml").hash() == cfg.hash()
+    except (ConfigError, OSError, ValueError):
+        return False
+
+
+def _check_methods(runs: list[S.RunSpec]) -> None:
+    from osan.methods import REGISTRY
+
+    missing = sorted({r.method for r in runs} - set(REGISTRY))
+    if missing:
+        have = [m for m in S.MAIN_METHODS if m in REGISTRY]
+        raise BenchError(
+            f"method(s) {missing} are not available in this version of osan; "
+            f"run a subset with --methods {' '.join(have)}"
+        )
+
+
+def run_suite(
+    opts: BenchOptions,
+    *,
+    data_fn: DataFn | None = None,
+    data_spec: Callable[[str], dict[str, Any]] | None = None,
+    fit_fn: Callable[..., dict[str, Any]] | None = None,
+    dry_run: bool = False,
+) -> SuiteResult:
+    """Run every pending run of ``opts.suite`` and (re)write the tables.
+
+    ``data_fn``/``data_spec`` replace the built-in benchmarks (tests use toy domains);
+    ``fit_fn`` replaces :func:`osan.train.trainer.fit`.
+    """
+    t_start = time.perf_counter()
+    try:
+        runs = S.plan(
+            opts.suite,
+            opts.resolved_seeds(),
+            methods=opts.methods,
+            benchmarks=opts.benchmarks,
+            quick=opts.quick,
+        )
+    except ValueError as e:
+        raise BenchError(str(e)) from None
+    if data_fn is None:
+        default_fn, default_spec = default_data_fn(opts)
+        data_fn = default_fn
+        data_spec = data_spec or default_spec
+    if data_spec is None:
+
+        def data_spec(benchmark: str) -> dict[str, Any]:
+            return {"benchmark": benchmark, "custom": True}
+
+    if fit_fn is None:
+        from osan.train.trainer import fit as fit_fn
+
+    out = Path(opts.out)
+    results_path = out / RESULTS
+    done = {r["run_id"]: r for r in load_results(results_path)}
+    configs = {r.run_id: build_config(r, opts) for r in runs}  # bad overrides fail up front
+    specs = {b: data_spec(b) for b in {r.benchmark for r in runs}}
+    _check_conflicts(runs, configs, specs, done, results_path)
+    pending = [r for r in runs if r.run_id not in done]
+    if dry_run:
+        for r in runs:
+            state = "done" if r.run_id in done else "pending"
+            over = S.run_overrides(r, opts.user_overrides(), quick=opts.quick)
+            print(f"{state:8s} {r.run_id}  {' '.join(over)}")
+        return SuiteResult(len(runs), len(runs) - len(pending), [], [], 0.0, [])
+    if pending:
+        _check_methods(pending)
+    out.mkdir(parents=True, exist_ok=True)
+
+    data: dict[str, dict[str, tuple[Domain, Domain]]] = {}
+    ran: list[str] = []
+    failed: list[tuple[str, str]] = []
+    bar = tqdm(
+        total=len(runs),
+        initial=len(runs) - len(pending),
+        desc=opts.suite,
+        unit="run",
+        dynamic_ncols=True,
+        file=sys.stderr,
+    )
+    try:
+        for run in pending:
+            bar.set_postfix_str(run.run_id, refresh=True)
+            if run.benchmark not in data:
+                data[run.benchmark] = data_fn(run.benchmark)
+            source, target = data[run.benchmark][run.direction]
+            cfg = configs[run.run_id]
+            run_dir = out / RUNS / run.run_id
+            resume = _can_resume(run_dir, cfg)
+            t0 = time.perf_counter()
+            try:
+                metrics = fit_fn(cfg, source, target, run_dir, resume=resume, progress=opts.verbose)
+            except Exception as e:  # one failed run must not end a long suite
+                msg = f"{type(e).__name__}: {e}"
+                failed.append((run.run_id, msg))
+                tqdm.write(f"FAILED {run.run_id}: {msg}", file=sys.stderr)
+                append_result(
+                    out / FAILED,
+                    {"run_id": run.run_id, "error": msg, "at": _now()},
+                )
+                bar.update(1)
+                continue
+            wall = time.perf_counter() - t0
+            record = _record(run, cfg, metrics, wall, resume, specs[run.benchmark], opts)
+            append_result(results_path, record)
+            done[run.run_id] = record
+            ran.append(run.run_id)
+            bar.update(1)
+            tqdm.write(f"{run.run_id}: {_short(record)} ({wall:.0f} s)", file=sys.stderr)
+            write_tables(out, opts.suite, list(done.values()))
+    finally:
+        bar.close()
+    tables = write_tables(out, opts.suite, list(done.values()))
+    return SuiteResult(
+        len(runs), len(runs) - len(pending), ran, failed, time.perf_counter() - t_start, tables
+    )
+
+
+def _check_conflicts(
+    runs: list[S.RunSpec],
+    configs: dict[str, Config],
+    specs: dict[str, dict[str, Any]],
+    done: dict[str, dict[str, Any]],
+    path: Path,
+) -> None:
+    for r in runs:
+        rec = done.get(r.run_id)
+        if rec is None:
+            continue
+        want_hash, want_data = configs[r.run_id].hash(), specs[r.benchmark]
+        got_data = rec.get("data", want_data)
+        if rec.get("config_hash") != want_hash or got_data != want_data:
+            what = (
+                f"config hash {rec.get('config_hash')} -> {want_hash}"
+                if rec.get("config_hash") != want_hash
+                else f"data {got_data} -> {want_data}"
+            )
+            raise BenchError(
+                f"{path} already holds {r.run_id} from different settings ({what}): "
+                "changed --quick/--size/--epochs/overrides, or a new osan version. "
+                "Use a new --out folder (or delete that file to start over)."
+            )
+
+
+def _record(
+    run: S.RunSpec,
+    cfg: Config,
+    metrics: dict[str, Any],
+    wall: float,
+    resumed: bool,
+    data: dict[str, Any],
+    opts: BenchOptions,
+) -> dict[str, Any]:
+    meta = metrics.get("meta", {})
+    target = metrics.get("target", metrics)
+    return {
+        "run_id": run.run_id,
+        "suite": run.suite,
+        "benchmark": run.benchmark,
+        "task": cfg.task,
+        "method": run.method,
+        "variant": run.variant.name,
+        "label": run.variant.label,
+        "reference": run.variant.reference,
+        "group": S.method_group(run.method),
+        "direction": run.direction,
+        "seed": run.seed,
+        "metrics": _flat(target),
+        "source_metrics": _flat(metrics.get("source", {})),
+        "wall_time_s": round(wall, 3),
+        "resumed": resumed,
+        "config_hash": cfg.hash(),
+        "uses_target_labels": bool(meta.get("uses_target_labels", run.method == S.ORACLE)),
+        "best_epoch": meta.get("best_epoch"),
+        "quick": opts.quick,
+        "overrides": S.run_overrides(run, opts.user_overrides(), quick=opts.quick),
+        "data": data,
+        "finished_at": _now(),
+    }
+
+
+def _short(record: dict[str, Any]) -> str:
+    m = record["metrics"]
+    keys = ("mae", "corr", "acc2_non0") if record.get("task") == "regression" else ("f1",)
+    return ", ".join(f"{k}={m[k]:.3f}" for k in keys if k in m)
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")

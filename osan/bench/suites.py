@@ -1,0 +1,382 @@
+"""Benchmark suites: which runs reproduce which table of the paper.
+
+A suite expands to a list of :class:`RunSpec` — one ``fit`` each — with a stable run id::
+
+    msa/A2B/osan/seed1                      main suites: <benchmark>/<direction>/<method>/seed<k>
+    ablation-ddg/A2B/H32-lam0.9/seed1       ablations:   <suite>/<direction>/<variant>/seed<k>
+
+| suite              | runs                                                        | paper      |
+|--------------------|-------------------------------------------------------------|------------|
+| ``msa-main``       | every method x A2B, B2A of the generated ``msa`` benchmark  | Table 1    |
+| ``vtc-main``       | every method on the generated ``vtc`` benchmark             | Table 6    |
+| ``real-text``      | every method x CMU-MOSEI <-> CMU-MOSI transcripts (text)    | Table 1*   |
+| ``ablation-*``     | OSAN variants on msa A2B (Tables 2-5) and vtc (Tables 7-10) | Tables 2-10|
+
+Ablation variants are config overrides of ``osan``; each ablation suite has one *reference*
+variant (the full model), against which the table reports deltas. The overrides of a run are
+applied in the order: quick preset -> the user's ``key=value`` -> the variant's (the variant
+wins, otherwise an ablation would not ablate).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+#: Every method of the main suites, in the paper's row order (Direct Transfer, UDA, oracle).
+MAIN_METHODS: tuple[str, ...] = (
+    "source-only",
+    "dan",
+    "dann",
+    "adda",
+    "mm-sada",
+    "mdmn",
+    "osan-mixup",
+    "osan",
+    "oracle",
+)
+
+#: Row labels of the result tables.
+METHOD_LABELS: dict[str, str] = {
+    "source-only": "Direct Transfer (source-only)",
+    "dan": "DAN",
+    "dann": "DANN",
+    "adda": "ADDA",
+    "mm-sada": "MM-SADA",
+    "mdmn": "MDMN",
+    "osan-mixup": "OSAN (TAL + Mixup)",
+    "osan": "OSAN (TAL + DDG)",
+    "oracle": "Oracle (supervised on target labels)",
+}
+
+#: Methods that are not unsupervised domain adaptation: never bold, never ranked as UDA.
+DIRECT_TRANSFER = "source-only"
+ORACLE = "oracle"
+
+
+def method_group(method: str) -> str:
+    """``"direct"`` (source-only), ``"oracle"`` (upper bound) or ``"uda"``."""
+    if method == DIRECT_TRANSFER:
+        return "direct"
+    if method == ORACLE:
+        return "oracle"
+    return "uda"
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    """A data source of the suites: its task and its transfer directions."""
+
+    name: str  # "msa" | "vtc" | "cmu"
+    task: str  # "regression" | "classification"
+    directions: dict[str, str]  # direction id -> table heading, in table order
+    title: str
+
+
+BENCHMARKS: dict[str, Benchmark] = {
+    "msa": Benchmark(
+        "msa",
+        "regression",
+        {"A2B": "MOSEI-like → MOSI-like", "B2A": "MOSI-like → MOSEI-like"},
+        "generated multimodal sentiment analysis (osan.data.generators.msa)",
+    ),
+    "vtc": Benchmark(
+        "vtc",
+        "classification",
+        {"news2show": "news → variety show"},
+        "generated video text classification (osan.data.generators.vtc)",
+    ),
+    "cmu": Benchmark(
+        "cmu",
+        "regression",
+        {"MOSEI2MOSI": "CMU-MOSEI → CMU-MOSI", "MOSI2MOSEI": "CMU-MOSI → CMU-MOSEI"},
+        "real CMU-MOSEI / CMU-MOSI transcripts, text modality only",
+    ),
+}
+
+#: The benchmark/direction that the paper's ablations use: CMU-MOSI target (Tables 2-5) and
+#: Text-show (Tables 7-10).
+ABLATION_DIRECTION: dict[str, str] = {"msa": "A2B", "vtc": "news2show"}
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One column of an ablation table (or one row of a main table)."""
+
+    name: str  # id-safe, part of the run id
+    label: str  # table heading
+    method: str
+    overrides: tuple[str, ...] = ()
+    reference: bool = False  # the full model the deltas are taken against
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One training run of a suite."""
+
+    suite: str
+    benchmark: str
+    direction: str
+    variant: Variant
+    seed: int
+
+    @property
+    def method(self) -> str:
+        return self.variant.method
+
+    @property
+    def run_id(self) -> str:
+        """Stable id, also the run's folder under ``DIR/runs/``."""
+        prefix = MAIN_PREFIX.get(self.suite, self.suite)
+        return f"{prefix}/{self.direction}/{self.variant.name}/seed{self.seed}"
+
+
+@dataclass(frozen=True)
+class Suite:
+    name: str
+    kind: str  # "main" | "ablation"
+    title: str
+    paper: str
+    benchmarks: tuple[str, ...]  # default benchmarks (ablations: msa and vtc)
+
+
+SUITES: dict[str, Suite] = {
+    s.name: s
+    for s in (
+        Suite(
+            "msa-main", "main", "All methods on the generated msa benchmark", "Table 1", ("msa",)
+        ),
+        Suite(
+            "vtc-main", "main", "All methods on the generated vtc benchmark", "Table 6", ("vtc",)
+        ),
+        Suite(
+            "real-text",
+            "main",
+            "All methods on real CMU-MOSEI / CMU-MOSI transcripts (text only)",
+            "Table 1 (text modality, real data)",
+            ("cmu",),
+        ),
+        Suite(
+            "ablation-modules",
+            "ablation",
+            "Ablation of the proposed modules",
+            "Tables 2 / 7",
+            ("msa", "vtc"),
+        ),
+        Suite(
+            "ablation-losses",
+            "ablation",
+            "Ablation of the three losses",
+            "Tables 3 / 8",
+            ("msa", "vtc"),
+        ),
+        Suite("ablation-ddg", "ablation", "DDG hyperparameters", "Tables 4 / 9", ("msa", "vtc")),
+        Suite(
+            "ablation-tal",
+            "ablation",
+            "TAL projection dimensions",
+            "Tables 5 / 10",
+            ("msa", "vtc"),
+        ),
+        Suite(
+            "ablation-pairing",
+            "ablation",
+            "TAL pairing strategies",
+            "(not in the paper)",
+            ("msa", "vtc"),
+        ),
+    )
+}
+
+#: Run-id prefix of the main suites (the benchmark, not the suite name).
+MAIN_PREFIX: dict[str, str] = {"msa-main": "msa", "vtc-main": "vtc", "real-text": "real-text"}
+
+
+# --------------------------------------------------------------------------- ablation variants
+
+
+def _module_variants(task: str) -> list[Variant]:
+    return [
+        Variant("full", "OSAN (TAL + DDG)", "osan", reference=True),
+        Variant("wo-DDG", "w/o DDG", "osan", ("ddg.enabled=false",)),
+        Variant("wo-TAL", "w/o TAL", "osan", ("tal.enabled=false",)),
+        Variant("wo-both", "w/o Both", "osan", ("ddg.enabled=false", "tal.enabled=false")),
+    ]
+
+
+def _loss_variants(task: str) -> list[Variant]:
+    return [
+        Variant("full", "L_task + L_adv + L_dis", "osan", ("loss.adv=true", "loss.dis=true"), True),
+        Variant("L_task", "L_task", "osan", ("loss.adv=false", "loss.dis=false")),
+        Variant("L_task+adv", "L_task + L_adv", "osan", ("loss.adv=true", "loss.dis=false")),
+        Variant("L_task+dis", "L_task + L_dis", "osan", ("loss.adv=false", "loss.dis=true")),
+    ]
+
+
+# (H, λ) in the paper's column order; the first is the full model (the task preset's value).
+DDG_GRID: dict[str, tuple[tuple[int, float], ...]] = {
+    "regression": ((64, 0.85), (64, 0.9), (32, 0.85), (32, 0.9)),  # Table 4
+    "classification": ((128, 0.9), (128, 0.95), (64, 0.9), (64, 0.95)),  # Table 9
+}
+
+
+def _ddg_variants(task: str) -> list[Variant]:
+    return [
+        Variant(
+            f"H{h}-lam{lam:g}",
+            f"λ = {lam:g}, H = {h}",
+            "osan",
+            (f"ddg.heads={h}", f"ddg.lam={lam:g}"),
+            reference=i == 0,
+        )
+        for i, (h, lam) in enumerate(DDG_GRID[task])
+    ]
+
+
+# TAL projection dims per modality in the paper's column order; the first is the full model.
+TAL_GRID: dict[str, tuple[dict[str, int], ...]] = {
+    "regression": (  # Table 5
+        {"text": 384, "vision": 2, "audio": 2},
+        {"text": 192, "vision": 4, "audio": 2},
+        {"text": 192, "vision": 2, "audio": 4},
+    ),
+    "classification": (  # Table 10 (t: text, v: the visual layout modality)
+        {"text": 56, "layout": 14},
+        {"text": 14, "layout": 56},
+        {"text": 28, "layout": 28},
+    ),
+}
+
+
+def _tal_dims_override(dims: dict[str, int]) -> str:
+    return "tal.out_dims={" + ", ".join(f"{m}: {d}" for m, d in dims.items()) + "}"
+
+
+def _tal_variants(task: str, text_scale: float = 1.0) -> list[Variant]:
+    out = []
+    for i, dims in enumerate(TAL_GRID[task]):
+        dims = {m: max(1, round(d * text_scale)) if m == "text" else d for m, d in dims.items()}
+        name = "-".join(f"{m[0]}{d}" for m, d in dims.items())
+        label = ", ".join(f"{m[0]}: {d}" for m, d in dims.items())
+        out.append(Variant(name, label, "osan", (_tal_dims_override(dims),), reference=i == 0))
+    return out
+
+
+PAIRINGS: tuple[tuple[str, str], ...] = (
+    ("pseudo_label", "pseudo-label (default)"),
+    ("nearest", "nearest neighbour"),
+    ("random", "random"),
+)
+
+
+def _pairing_variants(task: str) -> list[Variant]:
+    return [
+        Variant(p, label, "osan", (f"tal.pairing={p}",), reference=i == 0)
+        for i, (p, label) in enumerate(PAIRINGS)
+    ]
+
+
+_ABLATIONS = {
+    "ablation-modules": _module_variants,
+    "ablation-losses": _loss_variants,
+    "ablation-ddg": _ddg_variants,
+    "ablation-pairing": _pairing_variants,
+}
+
+
+# --------------------------------------------------------------------------- quick preset
+
+#: ``--quick``: fewer epochs on half the data and a narrower model (TAL's cost grows with the
+#: text embedding width), so that ``msa-main`` (1 seed, 18 runs) ends in < 15 min on 2 cores.
+QUICK_SIZE = 0.5
+QUICK_TEXT_SCALE = 0.25  # TAL text dims of the quick ablation-tal variants (384 -> 96)
+QUICK_OVERRIDES: dict[str, tuple[str, ...]] = {
+    "msa": (
+        "optim.epochs=4",
+        "encoder.hidden=64",
+        "encoder.out_dims={text: 128, vision: 16, audio: 16}",
+        "tal.out_dims={text: 96, vision: 2, audio: 2}",
+        "ddg.heads=32",
+    ),
+    "vtc": ("optim.epochs=4", "encoder.hidden=64"),
+    "cmu": (
+        "optim.epochs=4",
+        "encoder.hidden=64",
+        "encoder.out_dims={text: 128}",
+        "tal.out_dims={text: 96}",
+    ),
+}
+
+
+def variants(suite: str, benchmark: str, *, quick: bool = False) -> list[Variant]:
+    """The variants (columns of an ablation table, rows of a main table) of ``suite``."""
+    spec = SUITES[suite]
+    if spec.kind == "main":
+        return [Variant(m, METHOD_LABELS[m], m) for m in MAIN_METHODS]
+    task = BENCHMARKS[benchmark].task
+    if suite == "ablation-tal":
+        scale = QUICK_TEXT_SCALE if quick and benchmark != "vtc" else 1.0
+        return _tal_variants(task, scale)
+    return _ABLATIONS[suite](task)
+
+
+def directions(suite: str, benchmark: str) -> list[str]:
+    """Main suites run every direction; ablations the paper's one (MOSI / Text-show target)."""
+    if SUITES[suite].kind == "main":
+        return list(BENCHMARKS[benchmark].directions)
+    return [ABLATION_DIRECTION[benchmark]]
+
+
+def plan(
+    suite: str,
+    seeds: list[int],
+    *,
+    methods: list[str] | None = None,
+    benchmarks: list[str] | None = None,
+    quick: bool = False,
+) -> list[RunSpec]:
+    """Every run of ``suite``, ordered seed-major (so one seed of every run finishes first,
+    and a table is useful early), then benchmark, direction and variant.
+
+    ``methods`` restricts a main suite to those methods; ``benchmarks`` restricts an ablation
+    suite to ``msa`` and/or ``vtc``.
+    """
+    if suite not in SUITES:
+        raise ValueError(f"unknown suite {suite!r}; choose from {sorted(SUITES)}")
+    spec = SUITES[suite]
+    if methods is not None:
+        unknown = sorted(set(methods) - set(MAIN_METHODS))
+        if unknown:
+            raise ValueError(f"unknown method(s) {unknown}; choose from {list(MAIN_METHODS)}")
+        if spec.kind != "main":
+            raise ValueError(f"--methods applies to the main suites; {suite} ablates osan")
+    chosen = list(spec.benchmarks)
+    if benchmarks is not None:
+        bad = sorted(set(benchmarks) - set(spec.benchmarks))
+        if bad:
+            raise ValueError(f"{suite} runs on {list(spec.benchmarks)}, not {bad}")
+        chosen = [b for b in spec.benchmarks if b in benchmarks]
+    if not seeds:
+        raise ValueError("need at least one seed")
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds repeat: {seeds}")
+    runs = []
+    for seed in seeds:
+        for bench in chosen:
+            for direction in directions(suite, bench):
+                for v in variants(suite, bench, quick=quick):
+                    if methods is not None and v.method not in methods:
+                        continue
+                    runs.append(RunSpec(suite, bench, direction, v, seed))
+    return runs
+
+
+def run_overrides(
+    run: RunSpec, user: list[str] | tuple[str, ...] = (), *, quick: bool = False
+) -> list[str]:
+    """The ``key=value`` overrides of one run: quick preset, then the user's, then the variant's."""
+    out: list[str] = []
+    if quick:
+        out += QUICK_OVERRIDES[run.benchmark]
+    out += list(user)
+    out += list(run.variant.overrides)
+    return out

@@ -1,0 +1,198 @@
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from osan.cli import main
+from osan.data.mmsa import save_mmsa
+from tests.helpers import TINY, toy_domains
+
+
+@pytest.fixture()
+def toy_files(tmp_path):
+    src, tgt = toy_domains()
+    save_mmsa(src, tmp_path / "s.pkl")
+    save_mmsa(tgt, tmp_path / "t.pkl")
+    return tmp_path / "s.pkl", tmp_path / "t.pkl"
+
+
+def test_train_eval_predict(tmp_path, toy_files, capsys):
+    s, t = toy_files
+    run = tmp_path / "run"
+    rc = main(
+        [
+            "train",
+            "--source",
+            str(s),
+            "--target",
+            str(t),
+            "--out",
+            str(run),
+            "--quiet",
+            "--epochs",
+            "2",
+            *TINY,
+        ]
+    )
+    assert rc == 0
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert "mae" in metrics and "source" in metrics
+    assert main(["eval", "--run", str(run), "--data", str(t)]) == 0
+    evaluated = json.loads((run / "eval_t_test.json").read_text())
+    assert evaluated["mae"] == pytest.approx(metrics["mae"], abs=1e-6)
+    # predict works on a file whose split carries no labels
+    _, tgt = toy_domains()
+    for sp in tgt.splits.values():
+        sp.labels = None
+    save_mmsa(tgt, tmp_path / "unlabelled.pkl")
+    out = tmp_path / "preds.csv"
+    assert (
+        main(
+            [
+                "predict",
+                "--run",
+                str(run),
+                "--data",
+                str(tmp_path / "unlabelled.pkl"),
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    rows = list(csv.DictReader(out.open()))
+    assert len(rows) == len(tgt.splits["test"]) and rows[0]["id"] == tgt.splits["test"].ids[0]
+    assert all(np.isfinite(float(r["prediction"])) for r in rows)
+
+
+def test_ablation_flags_reach_the_config(tmp_path, toy_files):
+    s, t = toy_files
+    run = tmp_path / "run"
+    assert (
+        main(
+            [
+                "train",
+                "--source",
+                str(s),
+                "--target",
+                str(t),
+                "--out",
+                str(run),
+                "--quiet",
+                "--no-tal",
+                "--no-ddg",
+                "--epochs",
+                "1",
+                *TINY,
+            ]
+        )
+        == 0
+    )
+    text = (run / "config.yaml").read_text()
+    assert "enabled: false" in text
+
+
+def test_bad_input_exits_2_with_one_line(tmp_path, toy_files, capsys):
+    s, _ = toy_files
+    broken = tmp_path / "broken.pkl"
+    broken.write_bytes(s.read_bytes()[:200])
+    rc = main(["data", "inspect", str(broken)])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and str(broken) in err and len(err.splitlines()) == 1
+    rc = main(
+        [
+            "train",
+            "--source",
+            str(s),
+            "--target",
+            str(broken),
+            "--out",
+            str(tmp_path / "r"),
+            "--quiet",
+        ]
+    )
+    assert rc == 2
+
+
+def test_unknown_override_exits_2(tmp_path, toy_files, capsys):
+    s, t = toy_files
+    rc = main(
+        [
+            "train",
+            "--source",
+            str(s),
+            "--target",
+            str(t),
+            "--out",
+            str(tmp_path / "r"),
+            "--quiet",
+            "tal.nope=3",
+        ]
+    )
+    assert rc == 2 and "tal.nope" in capsys.readouterr().err
+
+
+def test_generate_and_inspect(tmp_path, capsys):
+    out = tmp_path / "msa"
+    assert main(["data", "generate", "msa", "--out", str(out), "--size", "tiny"]) == 0
+    meta = json.loads((out / "meta.json").read_text())
+    assert meta["benchmark"] == "msa" and (out / "source.pkl").exists()
+    capsys.readouterr()
+    assert main(["data", "inspect", str(out / "target.pkl")]) == 0
+    text = capsys.readouterr().out
+    for word in ("train", "valid", "test", "text", "vision", "audio"):
+        assert word in text
+
+
+def _train_cmd(s, t, run, epochs):
+    return [
+        sys.executable,
+        "-m",
+        "osan",
+        "train",
+        "--source",
+        str(s),
+        "--target",
+        str(t),
+        "--out",
+        str(run),
+        "--quiet",
+        "--epochs",
+        str(epochs),
+        *TINY,
+        "optim.batch_size=8",
+        "num_threads=1",
+    ]
+
+
+@pytest.mark.slow
+def test_kill_minus_9_then_resume_matches_uninterrupted(tmp_path, toy_files):
+    s, t = toy_files
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    straight = tmp_path / "straight"
+    subprocess.run(_train_cmd(s, t, straight, 6), check=True, env=env, capture_output=True)
+    run = tmp_path / "killed"
+    proc = subprocess.Popen(
+        _train_cmd(s, t, run, 6), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    ckpt = run / "checkpoint.pt"
+    deadline = time.time() + 120
+    while not ckpt.exists() and time.time() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (run / "metrics.json").exists(), "the run finished before it could be killed"
+    subprocess.run(
+        _train_cmd(s, t, run, 6) + ["--resume"], check=True, env=env, capture_output=True
+    )
+    a = json.loads((straight / "metrics.json").read_text())
+    b = json.loads((run / "metrics.json").read_text())
+    assert a["target"] == b["target"] and a["source"] == b["source"]
