@@ -65,6 +65,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_opts(tr)
     tr.add_argument("overrides", nargs="*", help="key=value config overrides (tal.eps=1e-4)")
 
+    from osan.bench.cli import add_bench_parser
+
+    add_bench_parser(sub)
+
     ev = sub.add_parser("eval", help="metrics of a trained run on a data file")
     ev.add_argument("--run", required=True, type=Path)
     ev.add_argument("--data", required=True, type=Path)
@@ -246,6 +250,10 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_train(args)
         if args.command == "eval":
             return cmd_eval(args)
+        if args.command == "bench":
+            from osan.bench.cli import cmd_bench
+
+            return cmd_bench(args)
         if args.command == "predict":
             return cmd_predict(args)
     except (DataError, ConfigError) as e:

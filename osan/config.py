@@ -51,7 +51,8 @@ class TALConfig:
     momentum: float | None = 0.9
     append_one: bool = True
     orient: str = "rotate"  # "rotate" (smooth coordinates) | "sign" (canonical directions)
-    pairing: str = "pseudo_label"  # "pseudo_label" | "nearest" | "random"
+    pairing: str = "nearest"  # "nearest" | "pseudo_label" | "random"
+    update_every: int = 1  # closed-form TAL update every k steps (0: never, U/V stay fixed)
     corr_weight: float = 0.1  # weight of the TAL correlation objective in the total loss
 
 
@@ -232,7 +233,10 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
         if "=" not in item:
             raise ConfigError(f"override {item!r} is not of the form key=value")
         key, raw = item.split("=", 1)
-        value = yaml.safe_load(raw) if raw != "" else ""
+        try:
+            value = yaml.safe_load(raw) if raw != "" else ""
+        except yaml.YAMLError as e:
+            raise ConfigError(f"override {item!r}: value is not valid YAML ({e})") from e
         node = out
         parts = key.strip().split(".")
         for p in parts[:-1]:

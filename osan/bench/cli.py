@@ -36,7 +36,7 @@ def add_bench_parser(subparsers: argparse._SubParsersAction) -> argparse.Argumen
     p.add_argument(
         "--quick",
         action="store_true",
-        help="4 epochs, half-size data, a narrower model, 1 seed (msa-main < 15 min on 2 cores)",
+        help="6 epochs, half-size data, a narrower model, 1 seed (msa-main < 15 min on 2 cores)",
     )
     p.add_argument(
         "--methods", nargs="+", default=None, help=f"main suites: a subset of {S.MAIN_METHODS}"

@@ -15,6 +15,7 @@ current command's is a conflict: the suite stops before training anything (use a
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sys
@@ -225,11 +226,22 @@ def build_config(run: S.RunSpec, opts: BenchOptions) -> Config:
         raise BenchError(f"{run.run_id}: {e}") from None
 
 
+#: Config keys that change where a run executes, not its result.
+_PLACEMENT_KEYS = ("device", "num_threads")
+
+
+def settings_hash(cfg: Config) -> str:
+    """Like :meth:`Config.hash` but blind to the device, so a suite started on one machine may
+    be continued on another."""
+    d = {k: v for k, v in cfg.to_dict().items() if k not in _PLACEMENT_KEYS}
+    return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:12]
+
+
 def _can_resume(run_dir: Path, cfg: Config) -> bool:
     if not (run_dir / "checkpoint.pt").exists() or not (run_dir / "config.yaml").exists():
         return False
     try:
-        return load_config(run_dir / "config.yaml").hash() == cfg.hash()
+        return settings_hash(load_config(run_dir / "config.yaml")) == settings_hash(cfg)
     except (ConfigError, OSError, ValueError):
         return False
 
@@ -359,18 +371,23 @@ def _check_conflicts(
         rec = done.get(r.run_id)
         if rec is None:
             continue
-        want_hash, want_data = configs[r.run_id].hash(), specs[r.benchmark]
+        cfg = configs[r.run_id]
+        if "settings_hash" in rec:
+            got_hash, want_hash = rec["settings_hash"], settings_hash(cfg)
+        else:
+            got_hash, want_hash = rec.get("config_hash"), cfg.hash()
+        want_data = specs[r.benchmark]
         got_data = rec.get("data", want_data)
-        if rec.get("config_hash") != want_hash or got_data != want_data:
+        if got_hash != want_hash or got_data != want_data:
             what = (
-                f"config hash {rec.get('config_hash')} -> {want_hash}"
-                if rec.get("config_hash") != want_hash
+                f"config hash {got_hash} -> {want_hash}"
+                if got_hash != want_hash
                 else f"data {got_data} -> {want_data}"
             )
             raise BenchError(
                 f"{path} already holds {r.run_id} from different settings ({what}): "
-                "changed --quick/--size/--epochs/overrides, or a new osan version. "
-                "Use a new --out folder (or delete that file to start over)."
+                "changed --quick/--size/--epochs/overrides, or a new osan version with other "
+                "config defaults. Use a new --out folder (or delete that file to start over)."
             )
 
 
@@ -402,6 +419,7 @@ def _record(
         "wall_time_s": round(wall, 3),
         "resumed": resumed,
         "config_hash": cfg.hash(),
+        "settings_hash": settings_hash(cfg),
         "uses_target_labels": bool(meta.get("uses_target_labels", run.method == S.ORACLE)),
         "best_epoch": meta.get("best_epoch"),
         "quick": opts.quick,

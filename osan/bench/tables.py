@@ -331,11 +331,11 @@ def _delta(c: Cell, ref: Cell | None, key: str) -> float | None:
 # --------------------------------------------------------------------------- files
 
 
-def _sections(cells: list[Cell]) -> list[tuple[str, str, list[Cell]]]:
-    """(benchmark, direction or "" for all, cells) in table order."""
+def _sections(cells: list[Cell]) -> list[tuple[str, list[Cell]]]:
+    """(benchmark, its cells) in table order."""
     benches = [b for b in S.BENCHMARKS if any(c.benchmark == b for c in cells)]
     benches += sorted({c.benchmark for c in cells} - set(benches))
-    return [(b, "", [c for c in cells if c.benchmark == b]) for b in benches]
+    return [(b, [c for c in cells if c.benchmark == b]) for b in benches]
 
 
 def render_markdown(suite: str, cells: list[Cell]) -> str:
@@ -360,7 +360,7 @@ def render_markdown(suite: str, cells: list[Cell]) -> str:
         )
     if not cells:
         out += ["", "(no finished runs yet)"]
-    for bench, _, group in _sections(cells):
+    for bench, group in _sections(cells):
         b = S.BENCHMARKS.get(bench)
         out += ["", f"## {bench}" + (f": {b.title}" if b else ""), ""]
         if kind == "main":
@@ -404,7 +404,7 @@ def csv_rows(suite: str, cells: list[Cell]) -> tuple[list[str], list[dict[str, A
     for k in keys:
         fields += [f"{k}_mean", f"{k}_std"] + ([f"{k}_delta"] if ablation else [])
     rows = []
-    for bench, _, group in _sections(cells):
+    for bench, group in _sections(cells):
         order = (
             list(S.MAIN_METHODS)
             if not ablation
@@ -437,7 +437,7 @@ def csv_rows(suite: str, cells: list[Cell]) -> tuple[list[str], list[dict[str, A
 
 
 def _num(x: float | None) -> str:
-    return "" if x is None or not math.isfinite(x) else f"{x:.6g}"
+    return "" if x is None or not math.isfinite(x) else f"{x:.12g}"
 
 
 def _atomic_write(path: Path, text: str) -> None:

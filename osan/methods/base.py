@@ -53,6 +53,8 @@ class Method(nn.Module):
     phases: tuple[Phase, ...] = (Phase("main", 1.0),)
     # Untied per-domain input projections are part of some methods' definition (ADDA).
     share_input_projection: bool = True
+    # Checkpoint selection reads this domain's validation labels: always "source" for UDA.
+    selection_domain: str = "source"
 
     def __init__(self, cfg: Config, dims: dict[str, dict[str, int]], num_outputs: int) -> None:
         super().__init__()

@@ -67,6 +67,7 @@ class OSAN(Method):
                     heads=cfg.ddg.heads, lam=None, alpha=cfg.ddg.mixup_alpha
                 )
         self._pending_tal: tuple[dict[str, Tensor], dict[str, Tensor]] | None = None
+        self.register_buffer("steps_done", torch.zeros((), dtype=torch.long))
 
     @property
     def feature_dim(self) -> int:
@@ -169,6 +170,9 @@ class OSAN(Method):
 
         Runs after the optimiser step so that the projections used in the backward pass
         are not modified in place."""
+        self.steps_done += 1
+        every = self.cfg.tal.update_every
         if self.tal is not None and self._pending_tal is not None:
-            self.tal.update(*self._pending_tal)
+            if every > 0 and (int(self.steps_done) - 1) % every == 0:
+                self.tal.update(*self._pending_tal)
             self._pending_tal = None

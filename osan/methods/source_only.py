@@ -28,6 +28,7 @@ class Oracle(Method):
 
     name = "oracle"
     uses_target_labels = True
+    selection_domain = "target"  # supervised upper bound: selects on target validation labels
 
     def __init__(self, cfg, dims, num_outputs):
         super().__init__(cfg, dims, num_outputs)

@@ -125,14 +125,18 @@ class _JsonlLog:
 
 
 @torch.no_grad()
-def source_validation_loss(method: Method, source: Domain, device: str, batch: int) -> float:
-    """Model selection score: mean task loss on the SOURCE validation split."""
+def validation_loss(method: Method, domain: Domain, name: str, device: str, batch: int) -> float:
+    """Model selection score: mean task loss on ``domain``'s validation split.
+
+    UDA methods are always scored on the SOURCE domain; only the supervised oracle
+    (``selection_domain = "target"``) is scored on target validation labels.
+    """
     was = method.training
     method.eval()
-    loader = SplitLoader(source.split("valid"), batch, device=device)
+    loader = SplitLoader(domain.split("valid"), batch, device=device)
     total, n = 0.0, 0
     for b in loader:
-        pred = method.predict(b, "source")
+        pred = method.predict(b, name)
         total += float(method.task_loss(pred, b.label)) * b.size
         n += b.size
     method.train(was)
@@ -265,13 +269,16 @@ def fit(
                     )
                 bar.update(1)
                 bar.set_postfix(loss=f"{out_step.logs['total']:.3f}", refresh=False)
-            val = source_validation_loss(method, source, device, max(bs, 256))
+            if method.selection_domain == "target" and method.uses_target_labels:
+                val = validation_loss(method, target, "target", device, max(bs, 256))
+            else:
+                val = validation_loss(method, source, "source", device, max(bs, 256))
             record = {
                 "event": "epoch",
                 "epoch": epoch,
                 "step": global_step,
                 "phase": phase,
-                "source_valid_loss": val,
+                f"{method.selection_domain}_valid_loss": val,
                 "seconds": time.perf_counter() - t0,
                 **{f"train_{k}": v / steps_per_epoch for k, v in sums.items()},
             }
@@ -314,8 +321,12 @@ def fit(
         "method": cfg.method,
         "seed": cfg.seed,
         "best_epoch": best_epoch,
-        "selection": "source validation loss (no target labels)",
-        "source_valid_loss": best_score,
+        "selection": (
+            "target validation loss (oracle: supervised on target labels)"
+            if method.uses_target_labels
+            else "source validation loss (no target labels)"
+        ),
+        "valid_loss": best_score,
         "config_hash": cfg.hash(),
         "uses_target_labels": method.uses_target_labels,
     }

@@ -277,3 +277,13 @@ def test_delta_format(delta, percent, text):
     from osan.bench.tables import Column
 
     assert fmt_delta(delta, Column("x", ("x",), percent)) == text
+
+
+def test_settings_hash_ignores_the_device():
+    from osan.bench.runner import settings_hash
+    from osan.config import load_config
+
+    cpu, gpu = load_config(device="cpu"), load_config(device="cuda")
+    assert cpu.hash() != gpu.hash()
+    assert settings_hash(cpu) == settings_hash(gpu)
+    assert settings_hash(cpu) != settings_hash(load_config(None, ["optim.lr=0.01"]))

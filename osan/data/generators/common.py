@@ -25,7 +25,7 @@ EMBED_CHUNK = 128
 
 
 def rng_for(seed: int, *keys: str) -> np.random.Generator:
-    """An independent random stream for ``(seed, *keys)``; the same arguments give the same stream."""
+    """An independent random stream for ``(seed, *keys)``: the same arguments, the same stream."""
     entropy = [int(seed)] + [zlib.crc32(k.encode()) for k in keys]
     return np.random.default_rng(np.random.SeedSequence(entropy))
 
@@ -104,11 +104,12 @@ def embed_tokens(
     n, length = token_ids.shape
     dim = table.shape[1]
     out = np.zeros((n, length, dim), dtype=np.float32)
-    # Gaussian noise, cheaper than fresh draws: the sum of two rows drawn from a pool of
-    # NOISE_POOL Gaussian rows (~16M distinct pairs), which has the same N(0, noise_sd^2) marginal.
-    pool = rng.standard_normal((NOISE_POOL, dim), dtype=np.float32)
+    # Gaussian noise, cheaper than fresh draws: the sum of two rows drawn from a pool of (up to)
+    # NOISE_POOL Gaussian rows (~16M distinct pairs), with the same N(0, noise_sd^2) marginal.
+    pool_rows = min(NOISE_POOL, max(1, n * length // 4))  # small splits need no big pool
+    pool = rng.standard_normal((pool_rows, dim), dtype=np.float32)
     pool *= np.float32(noise_sd / np.sqrt(2.0))
-    pick = rng.integers(0, NOISE_POOL, size=(2, n, length))
+    pick = rng.integers(0, pool_rows, size=(2, n, length))
     # Chunks of rows keep the temporaries small and cache-resident (this is memory-bound).
     for lo in range(0, n, EMBED_CHUNK):
         ids = token_ids[lo : lo + EMBED_CHUNK].ravel()  # (C*L,)

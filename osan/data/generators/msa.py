@@ -203,19 +203,23 @@ class MSAShift:
         novel_words: fraction of target sentiment-word (and intensifier) occurrences drawn from
             target-only synonyms, never seen in the source; their embeddings lie near their
             source synonyms'.
-        topic_shift: fraction of target topic words drawn from target-only topics (the rest are
-            the shared movie topic, which is a minor topic in the source).
-        rotation: angle (radians) of the rotation that mixes the latent vision and audio channels
-            before the target's sensor view (different face tracker / acoustic front end).
+        topic_shift: 0: the source's topic mix (80% source-only topics such as products,
+            politics, education; 20% movies); 1: MOSI-like movie reviews (30% the shared movie
+            words, 70% target-only cinema words).
+        rotation: largest angle (radians) of the rotation that mixes the latent vision and audio
+            channels before the target's sensor view (a different face tracker / acoustic front
+            end). It matters with ``dims="same"``; with ``dims="mmsa"`` the target's view is an
+            unrelated random matrix anyway.
         affine: size of the target's per-channel feature scale (log-sd ``0.5 * affine``) and
-            offset (``1.5 * affine`` channel sds) changes.
+            offset (``0.5 * affine`` channel sds) changes; per-domain z-scoring undoes these.
         noise: target sensor and word-feature noise is ``1 + noise`` times the source's.
         label_shift: 0: target sentiment distributed like the source (mean 0.15, sd 1.1, 3
             annotators); 1: MOSI-like (two modes, mean 0.07, sd 1.5, 5 annotators).
         length_shift: 0: target utterances as long as the source's; 1: MOSI-like, about 40%
             shorter.
-        style_shift: 0: same speaking style; 1: target has more negation (0.35 vs 0.2 of the
-            sentiment words), more disfluencies and more expressive faces.
+        style_shift: 0: same speaking style; 1: the target negates twice as many sentiment
+            words (0.2 vs 0.1), has more disfluencies (0.1 vs 0.03 of the words) and 1.3x more
+            expressive faces.
         novel_similarity: cosine between a target-only word's embedding and its source
             relative's (not scaled by ``shift``; 1: same vector, 0: unrelated).
         dims: ``"mmsa"``: audio/vision dims 74/35 (source) and 5/20 (target), the target a
@@ -224,7 +228,7 @@ class MSAShift:
 
     shift: float = 1.0
     novel_words: float = 0.7
-    topic_shift: float = 0.7
+    topic_shift: float = 1.0
     rotation: float = 2.5
     affine: float = 2.0
     noise: float = 0.5
@@ -241,8 +245,8 @@ class MSAShift:
             for f in fields(self)
             if f.name not in ("shift", "dims", "novel_similarity")
         }
-        numeric["novel_words"] = min(numeric["novel_words"], 1.0)
-        numeric["topic_shift"] = min(numeric["topic_shift"], 1.0)
+        for name in ("novel_words", "topic_shift", "label_shift", "length_shift", "style_shift"):
+            numeric[name] = min(numeric[name], 1.0)
         return replace(self, shift=1.0, **numeric)
 
 
@@ -423,7 +427,7 @@ def _domain_specs(knobs: MSAShift) -> dict[str, _DomainSpec]:
         negation_rate=min(_lerp(0.1, 0.2, st), 0.9),
         disfluency_rate=min(_lerp(0.03, 0.1, st), 0.5),
         novel_words=knobs.novel_words,
-        topic_probs=(0.8 * (1 - ts) ** 2, 1 - 0.8 * (1 - ts) ** 2 - ts, ts),
+        topic_probs=(0.8 * (1 - ts), 0.2 + 0.1 * ts, 0.7 * ts),
         expressiveness=_lerp(1.0, 1.3, st),
         noise=1.0 + knobs.noise,
     )
@@ -542,9 +546,9 @@ def _text_modality(
     raw, sequences = [], []
     cls, sep = world.vocab["[CLS]"], world.vocab["[SEP]"]
     for i in range(n):
-        tokens = sampler.sample(rng, float(latent[i]), int(n_words[i]))
+        tokens = sampler.sample(rng, float(latent[i]), int(n_words[i]))[: MAX_TEXT_LEN - 2]
         raw.append(" ".join(tokens))
-        sequences.append([cls] + [world.vocab[t] for t in tokens][: MAX_TEXT_LEN - 2] + [sep])
+        sequences.append([cls] + [world.vocab[t] for t in tokens] + [sep])
     ids, lengths = common.pad_token_ids(sequences, MAX_TEXT_LEN)
     feats = common.embed_tokens(ids, world.table, 0.15 * spec.noise, rng)
     return feats, lengths, raw, n_words
@@ -625,9 +629,7 @@ def _audio_latent(rng: np.random.Generator, latent: np.ndarray) -> np.ndarray:
     return z.astype(np.float32)
 
 
-def _split(
-    rng: np.random.Generator, world: _World, spec: _DomainSpec, split: str, n: int
-) -> tuple[Split, dict[str, np.ndarray]]:
+def _split(rng: np.random.Generator, world: _World, spec: _DomainSpec, split: str, n: int) -> Split:
     latent, labels = _sample_sentiment(rng, spec, n)
     text, text_len, raw, n_words = _text_modality(rng, world, spec, latent)
     frames_v = _frames(rng, spec, n_words)
@@ -646,8 +648,7 @@ def _split(
         ids=common.sample_ids(spec.name, split, n),
         raw_text=raw,
     )
-    text_score = np.array([text_polarity(t) for t in raw], dtype=np.float32)
-    return sp, {"sentiment": latent.astype(np.float32), "text_polarity": text_score}
+    return sp
 
 
 def generate_msa(
@@ -656,8 +657,9 @@ def generate_msa(
     """The generated CMU-MOSEI-like source and CMU-MOSI-like target, all splits labelled.
 
     ``shift_kw`` are the knobs of :class:`MSAShift` (e.g. ``dims="same"``, ``shift=0.5``).
-    Each domain's ``meta["latent"][split]`` holds the latent sentiment and the text's word-level
-    polarity per sample, for diagnostics only.
+    ``meta`` records the generator, seed, size and knobs, and nothing per sample (the latent
+    sentiment would leak target labels); the text's word-level polarity can be recomputed from
+    ``raw_text`` with :func:`text_polarity`.
 
     Shape:
         features["text"]: (N, 50, 768); features["vision"]: (N, 50, 35 | 20);
@@ -669,10 +671,10 @@ def generate_msa(
     domains = []
     for role, spec in _domain_specs(scaled).items():
         sizes = common.split_sizes(BASE_SIZES[role], size)
-        splits, latents = {}, {}
+        splits = {}
         for split in SPLITS:
             rng = common.rng_for(seed, "msa", role, split)
-            splits[split], latents[split] = _split(rng, world, spec, split, sizes[split])
+            splits[split] = _split(rng, world, spec, split, sizes[split])
         meta = {
             "generator": "msa",
             "role": role,
@@ -680,7 +682,6 @@ def generate_msa(
             "size": size,
             "shift": asdict(knobs),
             "annotators": spec.annotators,
-            "latent": latents,
         }
         domains.append(Domain(name=spec.name, splits=splits, task="regression", meta=meta))
     return domains[0], domains[1]
