@@ -37,7 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--seed", type=int, default=0)
     gen.add_argument("--size", default="small", help="tiny | small | large | a float multiplier")
     gen.add_argument(
-        "--dims", default=None, help="msa only: 'mmsa' (74/35 vs 5/20, default) or 'same'"
+        "--dims",
+        default=None,
+        help="msa only: 'same' (default) or 'mmsa' (target audio/vision 5/20)",
     )
     ins = dsub.add_parser("inspect", help="print splits, modalities, dims, lengths and labels")
     ins.add_argument("file", type=Path)

@@ -90,7 +90,7 @@ class OptimConfig:
     lr: float = 1e-3
     weight_decay: float = 1e-4
     batch_size: int = 64
-    epochs: int = 12
+    epochs: int = 8
     warmup: float = 0.05  # fraction of steps with linear warm-up, then cosine decay
     grad_clip: float = 5.0
     head_hidden: int = 128

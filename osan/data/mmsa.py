@@ -24,15 +24,14 @@ Missing lengths are inferred from the zero padding (see :func:`infer_lengths`); 
 
 from __future__ import annotations
 
-import os
 import pickle
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
+from osan.atomic import atomic_write_bytes
 from osan.data.domain import DataError, Domain, Split, data_error, finalize, pad_sequences
 from osan.data.safe_pickle import safe_load
 from osan.types import DEFAULT_MODALITIES, SPLITS, Task
@@ -327,19 +326,8 @@ def infer_lengths(x: np.ndarray, padding: Padding = "auto") -> tuple[np.ndarray,
 
 
 def atomic_pickle(obj: object, path: Path) -> None:
-    """Pickle ``obj`` to ``path`` through a temp file in the same folder + ``os.replace``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            pickle.dump(obj, f, protocol=4)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    """Pickle ``obj`` to ``path`` atomically (temp file in the same folder + ``os.replace``)."""
+    atomic_write_bytes(path, lambda f: pickle.dump(obj, f, protocol=4))
 
 
 def _from_split_dicts(

@@ -7,33 +7,16 @@ the new one, never a torn file. Checkpoints are loaded with ``weights_only=True`
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from osan.atomic import atomic_write_bytes
+
 
 class CheckpointError(RuntimeError):
     pass
-
-
-def atomic_write_bytes(path: str | Path, write: Any) -> None:
-    """Call ``write(fileobj)`` on a temp file beside ``path``, then rename it over ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def save_checkpoint(state: dict[str, Any], path: str | Path) -> None:

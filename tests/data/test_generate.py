@@ -16,7 +16,7 @@ from osan.types import SPLITS
 
 @pytest.fixture(scope="module")
 def msa_tiny() -> tuple[Domain, Domain]:
-    return generate("msa", seed=0, size="tiny")
+    return generate("msa", seed=0, size="tiny", dims="mmsa")
 
 
 @pytest.fixture(scope="module")

@@ -236,7 +236,7 @@ class MSAShift:
     length_shift: float = 1.0
     style_shift: float = 1.0
     novel_similarity: float = 0.4
-    dims: Literal["mmsa", "same"] = "mmsa"
+    dims: Literal["mmsa", "same"] = "same"
 
     def scaled(self) -> MSAShift:
         """The knobs after applying ``shift`` (and with ``shift`` reset to 1)."""
@@ -255,7 +255,7 @@ def make_shift(**shift_kw: object) -> MSAShift:
     unknown = sorted(set(shift_kw) - names)
     if unknown:
         raise TypeError(f"unknown msa shift knob(s) {unknown}; known: {sorted(names)}")
-    if shift_kw.get("dims", "mmsa") not in ("mmsa", "same"):
+    if shift_kw.get("dims", "same") not in ("mmsa", "same"):
         raise ValueError(f"dims must be 'mmsa' or 'same', got {shift_kw['dims']!r}")
     return MSAShift(**shift_kw)  # type: ignore[arg-type]
 

@@ -1,0 +1,30 @@
+"""Atomic file writes: a temp file in the same folder, fsync, then ``os.replace``.
+
+A process killed at any moment (``kill -9`` included) leaves either the old file or the new
+one, never a torn file.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO
+
+
+def atomic_write_bytes(path: str | Path, write: Callable[[IO[bytes]], object]) -> None:
+    """Call ``write(fileobj)`` on a temp file beside ``path``, then rename it over ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
