@@ -332,6 +332,8 @@ class TensorAlignment(nn.Module):
         momentum: EMA weight of the old running statistics (ramped in, see the module doc);
             ``None``: per-batch statistics.
         append_one: append a constant 1 to each projected mode vector (TFN) in ``project``.
+        standardize: standardise each projected coordinate per domain in ``project`` (batch
+            statistics in training, running ones in eval), enforcing Eq. (1)'s unit variance.
         orient: ``"sign"`` keeps canonical directions (sorted by correlation, sign-matched to
             the previous step); ``"rotate"`` applies the orthogonal R (same for U and V, which
             leaves Eq. (2) unchanged) that keeps them closest to the previous step's.
@@ -352,8 +354,10 @@ class TensorAlignment(nn.Module):
         momentum: float | None = 0.9,
         append_one: bool = True,
         orient: str = "sign",
+        standardize: bool = False,
     ) -> None:
         super().__init__()
+        self.standardize = bool(standardize)
         if orient not in ("sign", "rotate"):
             raise ValueError(f"orient must be 'sign' or 'rotate', got {orient!r}")
         self.orient = orient
@@ -397,6 +401,10 @@ class TensorAlignment(nn.Module):
             self.register_buffer(f"V_{m}", torch.eye(j, d, dtype=f64))  # (J, D)
             self.register_buffer(f"mean_source_{m}", torch.zeros(i, dtype=f64))  # (I,)
             self.register_buffer(f"mean_target_{m}", torch.zeros(j, dtype=f64))  # (J,)
+            if standardize:
+                for dom in DOMAINS:
+                    self.register_buffer(f"out_mean_{dom}_{m}", torch.zeros(d))  # (D,)
+                    self.register_buffer(f"out_var_{dom}_{m}", torch.ones(d))  # (D,)
             if momentum is not None:
                 self.register_buffer(f"cov_xx_{m}", torch.zeros(i, i, dtype=f64))  # (I, I)
                 self.register_buffer(f"cov_yy_{m}", torch.zeros(j, j, dtype=f64))  # (J, J)
@@ -460,10 +468,34 @@ class TensorAlignment(nn.Module):
         factors = []
         for m in self.modalities:
             f = p[m]
+            if self.standardize:
+                f = self._standardize(f, m, domain)  # (B, D_m)
             if self.append_one:
                 f = torch.cat([f, f.new_ones(f.shape[0], 1)], dim=1)  # (B, D_m + 1)
             factors.append(f)
         return outer_flatten(factors)  # (B, out_dim)
+
+    def _standardize(self, f: Tensor, m: str, domain: str) -> Tensor:
+        """Eq. (1)'s constraint (unit-variance projected coordinates) on the current batch.
+
+        In training each projected coordinate is standardised with the batch's own mean and
+        standard deviation (and running estimates are updated); in eval, with the running
+        estimates. The closed-form U/V are fitted on lagging running covariances while the
+        encoders move, so without this the projected coordinates drift far from unit variance.
+
+        Shape: f (B, D_m) -> (B, D_m)
+        """
+        mean_buf = getattr(self, f"out_mean_{domain}_{m}")  # (D_m,)
+        var_buf = getattr(self, f"out_var_{domain}_{m}")  # (D_m,)
+        if self.training and f.shape[0] > 1:
+            mean = f.mean(0)  # (D_m,)
+            var = f.var(0, unbiased=False)  # (D_m,)
+            with torch.no_grad():
+                mean_buf.lerp_(mean.detach().to(mean_buf.dtype), 0.1)
+                var_buf.lerp_(var.detach().to(var_buf.dtype), 0.1)
+        else:
+            mean, var = mean_buf.to(f.dtype), var_buf.to(f.dtype)
+        return (f - mean) / torch.sqrt(var + 1e-5)
 
     def correlation_loss(self, h_s: Mapping[str, Tensor], h_t: Mapping[str, Tensor]) -> Tensor:
         """Minus the mean correlation of paired projected outputs: the objective of Eq. (1)
@@ -577,6 +609,17 @@ class TensorAlignment(nn.Module):
                     _expand(sx.basis, cxy, sy.basis),
                 )
             return out
+
+    @torch.no_grad()
+    def tie_target_to_source(self) -> list[str]:
+        """Set V^(n) := U^(n) for every mode whose source and target dims agree (one shared
+        projection, each domain still centred with its own running mean). Returns the modes."""
+        tied = []
+        for m in self.modalities:
+            if self.source_dims[m] == self.target_dims[m]:
+                self.projection(m, "target").copy_(self.projection(m, "source"))
+                tied.append(m)
+        return tied
 
     @torch.no_grad()
     def update(self, h_s: Mapping[str, Tensor], h_t: Mapping[str, Tensor]) -> dict[str, float]:

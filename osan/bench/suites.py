@@ -22,6 +22,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from osan.config import TALConfig
+
 #: Every method of the main suites, in the paper's row order (Direct Transfer, UDA, oracle).
 MAIN_METHODS: tuple[str, ...] = (
     "source-only",
@@ -274,17 +276,20 @@ def _tal_variants(task: str, text_scale: float = 1.0) -> list[Variant]:
     return out
 
 
-PAIRINGS: tuple[tuple[str, str], ...] = (
-    ("pseudo_label", "pseudo-label (default)"),
-    ("nearest", "nearest neighbour"),
-    ("random", "random"),
-)
+PAIRINGS: dict[str, str] = {
+    "nearest": "nearest neighbour",
+    "pseudo_label": "pseudo-label",
+    "random": "random",
+}
 
 
 def _pairing_variants(task: str) -> list[Variant]:
+    """The config's default pairing is the full model (first column); then the others."""
+    default = TALConfig().pairing
+    order = [default] + [p for p in PAIRINGS if p != default]
     return [
-        Variant(p, label, "osan", (f"tal.pairing={p}",), reference=i == 0)
-        for i, (p, label) in enumerate(PAIRINGS)
+        Variant(p, PAIRINGS.get(p, p), "osan", (f"tal.pairing={p}",), reference=p == default)
+        for p in order
     ]
 
 

@@ -50,6 +50,7 @@ class OSAN(Method):
                 momentum=cfg.tal.momentum,
                 append_one=cfg.tal.append_one,
                 orient=cfg.tal.orient,
+                standardize=cfg.tal.standardize,
             )
         dim = self.feature_dim
         self.head = self.make_head(dim)
@@ -175,4 +176,6 @@ class OSAN(Method):
         if self.tal is not None and self._pending_tal is not None:
             if every > 0 and (int(self.steps_done) - 1) % every == 0:
                 self.tal.update(*self._pending_tal)
+                if self.cfg.tal.tie:
+                    self.tal.tie_target_to_source()
             self._pending_tal = None

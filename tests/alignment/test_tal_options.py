@@ -1,0 +1,86 @@
+"""TAL options beyond the paper's text: orientation by rotation, tying, standardisation."""
+
+import torch
+
+from osan.alignment.tal import TensorAlignment
+
+DIMS = {"text": 12, "vision": 5, "audio": 4}
+OUT = {"text": 3, "vision": 2, "audio": 2}
+
+
+def planted(b=64, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    z = {m: torch.randn(b, 2, generator=g, dtype=torch.float64) for m in DIMS}
+    hs = {
+        m: z[m] @ torch.randn(2, d, generator=g, dtype=torch.float64)
+        + 0.3 * torch.randn(b, d, generator=g, dtype=torch.float64)
+        for m, d in DIMS.items()
+    }
+    ht = {
+        m: z[m] @ torch.randn(2, d, generator=g, dtype=torch.float64)
+        + 0.3 * torch.randn(b, d, generator=g, dtype=torch.float64)
+        for m, d in DIMS.items()
+    }
+    return hs, ht
+
+
+def span(u):
+    """Orthogonal projector onto the column space of u. Shape: (I, D) -> (I, I)"""
+    q, _ = torch.linalg.qr(u)
+    return q @ q.T
+
+
+def test_rotation_finds_the_same_subspaces_and_moves_less():
+    """Eq. (2)'s statistics are invariant when U^(k), V^(k) turn by one orthogonal R_k, so
+    orienting by rotation changes the coordinates inside each fitted subspace, never the
+    subspace; and it keeps them closer to the previous step's."""
+    tals = {o: TensorAlignment(DIMS, DIMS, OUT, momentum=0.9, orient=o) for o in ("sign", "rotate")}
+    moves = {o: 0.0 for o in tals}
+    for step in range(6):
+        hs, ht = planted(seed=step)
+        for o, tal in tals.items():
+            before = {m: tal.projection(m, "source").clone() for m in OUT}
+            tal.update(hs, ht)
+            if step > 0:
+                moves[o] += sum(
+                    float((tal.projection(m, "source") - before[m]).norm()) for m in OUT
+                )
+        for m in OUT:
+            for dom in ("source", "target"):
+                a = span(tals["sign"].projection(m, dom))
+                b = span(tals["rotate"].projection(m, dom))
+                assert torch.allclose(a, b, atol=1e-6), (step, m, dom)
+    assert moves["rotate"] <= moves["sign"] + 1e-9
+
+
+def test_tie_copies_source_projection_where_dims_agree():
+    tdims = {"text": 12, "vision": 7, "audio": 4}
+    tal = TensorAlignment(DIMS, tdims, OUT, momentum=None)
+    hs, _ = planted()
+    ht = {m: torch.randn(64, d, dtype=torch.float64) for m, d in tdims.items()}
+    tal.update(hs, ht)
+    assert sorted(tal.tie_target_to_source()) == ["audio", "text"]
+    for m in ("text", "audio"):
+        assert torch.equal(tal.projection(m, "source"), tal.projection(m, "target"))
+    assert not torch.equal(
+        tal.projection("vision", "target")[:5], tal.projection("vision", "source")
+    )
+
+
+def test_standardize_gives_unit_variance_in_training_and_uses_running_stats_in_eval():
+    tal = TensorAlignment(DIMS, DIMS, OUT, momentum=None, append_one=False, standardize=True)
+    hs, ht = planted()
+    tal.update(hs, ht)
+    scaled = {m: 50.0 * x for m, x in hs.items()}
+    tal.train()
+    out = tal.project(scaled, "source")
+    modes = tal.project_modes(scaled, "source")
+    assert float(modes["text"].std(0).max()) > 10  # raw projections are far from unit variance
+    # the standardised per-mode factors have unit variance, so products stay O(1)
+    assert float(out.abs().max()) < 50
+    tal.eval()
+    before = tal.project(hs, "source")
+    assert torch.isfinite(before).all()
+    # eval does not update the running estimates
+    again = tal.project(hs, "source")
+    assert torch.equal(before, again)
