@@ -1,4 +1,4 @@
-"""Investigate OSAN variants on the built-in msa benchmark (one seed, small budget).
+"""Investigate OSAN variants on a built-in benchmark (one seed, small budget).
 
 Each positional argument is one run: ``;``-separated config overrides, optionally with
 ``method=NAME``. Prints per-epoch source training loss, the selected epoch and target/source test
@@ -26,6 +26,7 @@ from osan.train.trainer import fit
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("runs", nargs="+", help="';'-separated overrides per run ('' = defaults)")
+    p.add_argument("--bench", default="msa", choices=["msa", "vtc"])
     p.add_argument("--size", type=float, default=0.5)
     p.add_argument("--epochs", type=int, default=6)
     p.add_argument("--dims", default="same", choices=["same", "mmsa"])
@@ -34,14 +35,20 @@ def main() -> None:
     p.add_argument("--json", type=Path, default=None)
     args = p.parse_args()
     torch.set_num_threads(args.threads)
-    source, target = generate("msa", seed=0, size=args.size, dims=args.dims)
+    task = "regression" if args.bench == "msa" else "classification"
+    kw = {"dims": args.dims} if args.bench == "msa" else {}
+    source, target = generate(args.bench, seed=0, size=args.size, **kw)
+    key = "corr" if task == "regression" else "f1"
     records = []
     for spec in args.runs:
         items = [x for x in spec.split(";") if x]
         method = next((x.split("=", 1)[1] for x in items if x.startswith("method=")), "osan")
         over = [x for x in items if not x.startswith("method=")]
         cfg = load_config(
-            overrides=[f"optim.epochs={args.epochs}", *over], method=method, seed=args.seed
+            overrides=[f"optim.epochs={args.epochs}", *over],
+            method=method,
+            seed=args.seed,
+            task=task,
         )
         with tempfile.TemporaryDirectory() as run:
             t0 = time.perf_counter()
@@ -54,15 +61,14 @@ def main() -> None:
             "overrides": over,
             "train_task": [round(r["train_task"], 3) for r in epochs],
             "best_epoch": m["meta"]["best_epoch"],
-            "target": {k: m["target"][k] for k in ("mae", "corr", "acc2_non0")},
-            "source": {k: m["source"][k] for k in ("mae", "corr", "acc2_non0")},
+            "target": {k: v for k, v in m["target"].items() if isinstance(v, float)},
+            "source": {k: v for k, v in m["source"].items() if isinstance(v, float)},
             "seconds": secs,
         }
         records.append(rec)
         print(
             f"{method} {over} {secs:.0f}s train_task={rec['train_task']} best={rec['best_epoch']}"
-            f" | target mae {m['mae']:.3f} corr {m['corr']:.3f} acc2 {m['acc2_non0']:.3f}"
-            f" | source mae {m['source']['mae']:.3f} corr {m['source']['corr']:.3f}",
+            f" | target {key} {m[key]:.3f} | source {key} {m['source'][key]:.3f}",
             flush=True,
         )
     if args.json:
