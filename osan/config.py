@@ -53,6 +53,7 @@ class TALConfig:
     orient: str = "rotate"  # "rotate" (smooth coordinates) | "sign" (canonical directions)
     pairing: str = "nearest"  # "nearest" | "pseudo_label" | "random"
     standardize: bool = False  # per-domain unit variance of the projected coordinates
+    orthonormal_output: bool = False  # project with an orthonormal basis of U's span
     tie: bool = False  # V := U after each update for modalities whose dims agree
     update_every: int = 1  # closed-form TAL update every k steps (0: never, U/V stay fixed)
     corr_weight: float = 0.1  # weight of the TAL correlation objective in the total loss

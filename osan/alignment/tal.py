@@ -358,6 +358,9 @@ class TensorAlignment(nn.Module):
     ) -> None:
         super().__init__()
         self.standardize = bool(standardize)
+        # Project with an orthonormal basis of each U/V's span instead of the whitened U/V
+        # (no amplification of low-variance directions); an ablation, off by default.
+        self.orthonormal_output = False
         if orient not in ("sign", "rotate"):
             raise ValueError(f"orient must be 'sign' or 'rotate', got {orient!r}")
         self.orient = orient
@@ -451,7 +454,11 @@ class TensorAlignment(nn.Module):
             if x.dim() != 2 or x.shape[1] != dims[m]:
                 raise ValueError(f"{domain} {m!r}: expected (B, {dims[m]}), got {tuple(x.shape)}")
             mu = self.running_mean(m, domain).to(x.dtype)  # (I,)
-            out[m] = (x - mu) @ self.projection(m, domain).to(x.dtype)  # (B, D_m)
+            proj = self.projection(m, domain)
+            if self.orthonormal_output:
+                q, r = torch.linalg.qr(proj)  # (I, D), (D, D)
+                proj = q * torch.sign(torch.diagonal(r)).where(torch.diagonal(r) != 0, 1.0)
+            out[m] = (x - mu) @ proj.to(x.dtype)  # (B, D_m)
         return out
 
     def project(self, h: Mapping[str, Tensor], domain: str) -> Tensor:

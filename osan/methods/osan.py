@@ -52,6 +52,7 @@ class OSAN(Method):
                 orient=cfg.tal.orient,
                 standardize=cfg.tal.standardize,
             )
+            self.tal.orthonormal_output = cfg.tal.orthonormal_output
         dim = self.feature_dim
         self.head = self.make_head(dim)
         self.discriminator = None

@@ -84,3 +84,19 @@ def test_standardize_gives_unit_variance_in_training_and_uses_running_stats_in_e
     # eval does not update the running estimates
     again = tal.project(hs, "source")
     assert torch.equal(before, again)
+
+
+def test_orthonormal_output_projects_onto_the_same_subspace_without_amplification():
+    tal = TensorAlignment(DIMS, DIMS, OUT, momentum=None)
+    hs, ht = planted()
+    tal.update(hs, ht)
+    whitened = tal.project_modes(hs, "source")
+    tal.orthonormal_output = True
+    ortho = tal.project_modes(hs, "source")
+    for m in OUT:
+        x = hs[m] - tal.running_mean(m, "source")
+        # an orthonormal basis never lengthens a vector ...
+        assert bool((ortho[m].norm(dim=1) <= x.norm(dim=1) + 1e-9).all())
+        # ... and spans the fitted subspace: both codes are invertible linear maps of each other
+        sol = torch.linalg.lstsq(ortho[m], whitened[m]).solution
+        assert torch.allclose(ortho[m] @ sol, whitened[m], atol=1e-6)
