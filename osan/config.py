@@ -9,7 +9,6 @@ sentiment, ``classification`` for video text) → a YAML file → ``key=value`` 
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
@@ -307,8 +306,3 @@ def validate_config(cfg: Config) -> None:
 
 def save_config(cfg: Config, path: str | Path) -> None:
     Path(path).write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
-
-
-def replace(cfg: Any, **changes: Any) -> Any:
-    """``dataclasses.replace`` re-exported for frozen configs."""
-    return dataclasses.replace(cfg, **changes)

@@ -334,6 +334,7 @@ class TensorAlignment(nn.Module):
         append_one: append a constant 1 to each projected mode vector (TFN) in ``project``.
         standardize: standardise each projected coordinate per domain in ``project`` (batch
             statistics in training, running ones in eval), enforcing Eq. (1)'s unit variance.
+        orthonormal_output: project with an orthonormal basis of each U/V's span (an ablation).
         orient: ``"sign"`` keeps canonical directions (sorted by correlation, sign-matched to
             the previous step); ``"rotate"`` applies the orthogonal R (same for U and V, which
             leaves Eq. (2) unchanged) that keeps them closest to the previous step's.
@@ -355,12 +356,13 @@ class TensorAlignment(nn.Module):
         append_one: bool = True,
         orient: str = "sign",
         standardize: bool = False,
+        orthonormal_output: bool = False,
     ) -> None:
         super().__init__()
         self.standardize = bool(standardize)
         # Project with an orthonormal basis of each U/V's span instead of the whitened U/V
         # (no amplification of low-variance directions); an ablation, off by default.
-        self.orthonormal_output = False
+        self.orthonormal_output = bool(orthonormal_output)
         if orient not in ("sign", "rotate"):
             raise ValueError(f"orient must be 'sign' or 'rotate', got {orient!r}")
         self.orient = orient

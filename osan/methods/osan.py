@@ -51,8 +51,8 @@ class OSAN(Method):
                 append_one=cfg.tal.append_one,
                 orient=cfg.tal.orient,
                 standardize=cfg.tal.standardize,
+                orthonormal_output=cfg.tal.orthonormal_output,
             )
-            self.tal.orthonormal_output = cfg.tal.orthonormal_output
         dim = self.feature_dim
         self.head = self.make_head(dim)
         self.discriminator = None
