@@ -1,4 +1,4 @@
-"""Command line: ``osan data | train | eval | predict``.
+"""Command line: ``osan data | train | eval | predict | bench | select | report``.
 
 Bad input data exits with code 2 and a one-line message naming the file, split and field.
 """
@@ -64,12 +64,26 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--no-ddg", action="store_true", help="ablation: OSAN without DDG")
     tr.add_argument("--resume", action="store_true", help="continue an interrupted run")
     tr.add_argument("--quiet", action="store_true", help="no progress bar")
+    tr.add_argument(
+        "--ddp",
+        action="store_true",
+        help="data-parallel training (torch DDP; gloo on cpu, nccl on cuda): --nproc processes, "
+        "or one rank of a torchrun launch; optim.batch_size is the global batch",
+    )
+    tr.add_argument(
+        "--nproc",
+        type=int,
+        default=None,
+        help="--ddp without torchrun: processes to start (default: the visible GPUs on cuda)",
+    )
     _add_data_opts(tr)
     tr.add_argument("overrides", nargs="*", help="key=value config overrides (tal.eps=1e-4)")
 
     from osan.bench.cli import add_bench_parser
+    from osan.bench.select import add_select_parser
 
     add_bench_parser(sub)
+    add_select_parser(sub)
 
     ev = sub.add_parser("eval", help="metrics of a trained run on a data file")
     ev.add_argument("--run", required=True, type=Path)
@@ -87,6 +101,29 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--domain", choices=["source", "target"], default="target")
     pr.add_argument("--device", default="cpu")
     _add_data_opts(pr)
+
+    rep = sub.add_parser(
+        "report",
+        help="figures and tables of finished bench runs (paper §5) as report.md / report.html",
+        description="Turn finished `osan bench` runs into OUT/report.md, a self-contained "
+        "OUT/report.html and PNG figures: suite tables, training time, t-SNE of target features, "
+        "source-target JSD, learning curves (runs trained with curve_every=N) and case studies. "
+        "Nothing is retrained.",
+    )
+    rep.add_argument("--bench", required=True, nargs="+", type=Path, help="bench folder(s) DIR")
+    rep.add_argument("--out", required=True, type=Path, help="report folder OUT")
+    rep.add_argument(
+        "--runs", nargs="+", default=None, help="run ids or patterns (msa/A2B/*/seed1)"
+    )
+    rep.add_argument(
+        "--methods",
+        nargs="+",
+        default=None,
+        help="method keys to show (source-only osan mdmn; ablation variants as osan:wo-both)",
+    )
+    rep.add_argument("--cases", type=int, default=4, help="case-study samples per task")
+    rep.add_argument("--case-ids", nargs="+", default=None, help="target test ids for cases")
+    rep.add_argument("--seed", type=int, default=0, help="seed of t-SNE and the case draw")
     return parser
 
 
@@ -179,7 +216,32 @@ def cmd_train(args: argparse.Namespace) -> int:
         )
     source = _load(args.source, args, task=cfg.task)
     target = _load(args.target, args, task=cfg.task)
-    metrics = fit(cfg, source, target, args.out, resume=args.resume, progress=not args.quiet)
+    from osan.train.distributed import launched_by_torchrun
+
+    if args.ddp or args.nproc is not None or launched_by_torchrun():
+        from osan.train.distributed import (
+            DistributedError,
+            RankFailed,
+            fit_distributed,
+            resolve_nproc,
+        )
+
+        try:
+            nproc = resolve_nproc(args.ddp, args.nproc, cfg)
+            metrics = fit_distributed(
+                cfg, source, target, args.out, nproc=nproc, resume=args.resume,
+                progress=not args.quiet,
+            )  # fmt: skip
+        except DistributedError as e:
+            print(f"osan: error: {e}", file=sys.stderr)
+            return 2
+        except RankFailed as e:
+            print(f"osan: error: {e}", file=sys.stderr)
+            return 1
+        if metrics is None:  # a torchrun rank other than 0: rank 0 reports
+            return 0
+    else:
+        metrics = fit(cfg, source, target, args.out, resume=args.resume, progress=not args.quiet)
     print(_format_metrics(metrics))
     print(f"run written to {args.out}")
     return 0
@@ -239,6 +301,34 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace, argv: list[str] | None = None) -> int:
+    from osan.report.build import ReportOptions, build_report, command_line
+    from osan.report.runs import ReportError
+
+    if args.cases < 0:
+        print("osan report: error: --cases must be >= 0", file=sys.stderr)
+        return 2
+    opts = ReportOptions(
+        benches=list(args.bench),
+        out=args.out,
+        runs=args.runs,
+        methods=args.methods,
+        cases=args.cases,
+        case_ids=args.case_ids,
+        seed=args.seed,
+        command=command_line(sys.argv[1:] if argv is None else argv),
+    )
+    try:
+        result = build_report(opts)
+    except ReportError as e:
+        print(f"osan report: error: {e}", file=sys.stderr)
+        return 2
+    for note in result.notes:
+        print(f"osan report: note: {note}", file=sys.stderr)
+    print(f"wrote {result.markdown}, {result.html} and {len(result.figures)} figure(s)")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     from osan.data.domain import DataError
     from osan.train.checkpoint import CheckpointError
@@ -256,8 +346,14 @@ def main(argv: list[str] | None = None) -> int:
             from osan.bench.cli import cmd_bench
 
             return cmd_bench(args)
+        if args.command == "select":
+            from osan.bench.select import cmd_select
+
+            return cmd_select(args)
         if args.command == "predict":
             return cmd_predict(args)
+        if args.command == "report":
+            return cmd_report(args, argv)
     except (DataError, ConfigError) as e:
         print(f"osan: error: {e}", file=sys.stderr)
         return 2

@@ -51,10 +51,13 @@ class TALConfig:
     append_one: bool = True
     orient: str = "rotate"  # "rotate" (smooth coordinates) | "sign" (canonical directions)
     pairing: str = "nearest"  # "nearest" | "pseudo_label" | "random"
-    standardize: bool = False  # per-domain unit variance of the projected coordinates
+    standardize: bool = True  # per-domain unit variance of the projected coordinates
     orthonormal_output: bool = False  # project with an orthonormal basis of U's span
-    tie: bool = False  # V := U after each update for modalities whose dims agree
+    tie: bool = True  # one projection (V = U) for modalities whose dims agree
     update_every: int = 1  # closed-form TAL update every k steps (0: never, U/V stay fixed)
+    solver: str = "gradient"  # "gradient" (U/V learned) | "closed_form" (Eq. 2 every step)
+    cca_init_steps: int = 1  # gradient solver: the first k steps set U/V by the closed form
+    output_norm: bool = False  # layer-normalise the flattened projected tensor per sample
     corr_weight: float = 0.1  # weight of the TAL correlation objective in the total loss
 
 
@@ -119,7 +122,13 @@ class Config:
     seed: int = 0
     device: str = "cpu"
     num_threads: int | None = None
-    selection: str = "source_val"  # checkpoint selection; never reads target labels
+    # Checkpoint selection: a validator of ``osan.eval.selection`` (``VALIDATOR_TASKS``). It reads
+    # source valid labels and unlabelled target train data, never target labels.
+    selection: str = "source_val"
+    # Diagnostic only (``osan report``'s learning curves): every k steps log target TEST
+    # metrics to log.jsonl. Reads target labels, never feeds back into training or
+    # selection, consumes no RNG. 0 = off.
+    curve_every: int = 0
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
     tal: TALConfig = field(default_factory=TALConfig)
     ddg: DDGConfig = field(default_factory=DDGConfig)
@@ -128,12 +137,36 @@ class Config:
     baselines: BaselineConfig = field(default_factory=BaselineConfig)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The config as plain data. Diagnostic keys at their default (``curve_every=0``) are
+        left out, so configs and hashes of runs without diagnostics stay what they were."""
+        d = asdict(self)
+        for key in DIAGNOSTIC_KEYS:
+            if d[key] == getattr(Config, key):
+                del d[key]
+        return d
 
     def hash(self) -> str:
-        """A short stable hash of the resolved config (for result tables)."""
-        blob = json.dumps(self.to_dict(), sort_keys=True).encode()
+        """A short stable hash of the resolved config (for result tables); blind to the
+        diagnostic keys, which do not change a run's result."""
+        d = {k: v for k, v in self.to_dict().items() if k not in DIAGNOSTIC_KEYS}
+        blob = json.dumps(d, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:12]
+
+
+#: Top-level keys that only add diagnostics to a run (its metrics are identical without them).
+DIAGNOSTIC_KEYS: tuple[str, ...] = ("curve_every",)
+
+
+#: Checkpoint-selection validators (``Config.selection``, implemented in
+#: ``osan.eval.selection``) and the tasks each applies to. None reads target labels.
+VALIDATOR_TASKS: dict[str, tuple[str, ...]] = {
+    "source_val": ("regression", "classification"),  # source validation loss (the default)
+    "iwv": ("regression", "classification"),  # importance-weighted validation
+    "dev": ("regression", "classification"),  # deep embedded validation
+    "snd": ("classification",),  # soft neighbourhood density
+    "entropy": ("classification",),  # mean target prediction entropy
+    "im": ("classification",),  # information maximisation
+}
 
 
 TASK_PRESETS: dict[str, dict[str, Any]] = {
@@ -294,8 +327,22 @@ def validate_config(cfg: Config) -> None:
         raise ConfigError(f"ddg.lam must lie in [0, 1], got {cfg.ddg.lam}")
     if cfg.ddg.kind not in ("ddg", "mixup"):
         raise ConfigError(f"ddg.kind must be ddg or mixup, got {cfg.ddg.kind!r}")
+    if cfg.tal.solver not in ("closed_form", "gradient"):
+        raise ConfigError("tal.solver must be closed_form or gradient")
     if cfg.tal.pairing not in ("pseudo_label", "nearest", "random"):
         raise ConfigError("tal.pairing must be pseudo_label, nearest or random")
+    if cfg.curve_every < 0:
+        raise ConfigError(f"curve_every must be >= 0 (0 = off), got {cfg.curve_every}")
+    if cfg.selection not in VALIDATOR_TASKS:
+        raise ConfigError(
+            f"selection must be one of {list(VALIDATOR_TASKS)}, got {cfg.selection!r}"
+        )
+    if cfg.task not in VALIDATOR_TASKS[cfg.selection]:
+        valid = [n for n, tasks in VALIDATOR_TASKS.items() if cfg.task in tasks]
+        raise ConfigError(
+            f"selection={cfg.selection} applies to {list(VALIDATOR_TASKS[cfg.selection])} "
+            f"only; for {cfg.task} choose from {valid}"
+        )
     if cfg.optim.batch_size < 2:
         raise ConfigError("optim.batch_size must be at least 2")
     if cfg.optim.epochs < 1:

@@ -90,9 +90,10 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-__all__ = ["TensorAlignment", "outer_flatten", "DOMAINS"]
+__all__ = ["TensorAlignment", "outer_flatten", "DOMAINS", "SOLVERS"]
 
 DOMAINS: tuple[str, ...] = ("source", "target")
+SOLVERS: tuple[str, ...] = ("closed_form", "gradient")
 _CORR_TOL = 1e-6  # canonical correlations at or below count as zero (degenerate directions)
 _SIGN_TOL = 1e-12  # below this the warm-start sign test falls back to the largest entry
 _RIDGE_FLOOR = 1e-12  # absolute floor of the ridge
@@ -357,8 +358,16 @@ class TensorAlignment(nn.Module):
         orient: str = "sign",
         standardize: bool = False,
         orthonormal_output: bool = False,
+        solver: str = "closed_form",
+        tie: bool = False,
+        output_norm: bool = False,
     ) -> None:
         super().__init__()
+        if solver not in SOLVERS:
+            raise ValueError(f"solver must be one of {SOLVERS}, got {solver!r}")
+        self.solver = solver
+        self.tie = bool(tie)
+        self.output_norm = bool(output_norm)
         self.standardize = bool(standardize)
         # Project with an orthonormal basis of each U/V's span instead of the whitened U/V
         # (no amplification of low-variance directions); an ablation, off by default.
@@ -402,8 +411,12 @@ class TensorAlignment(nn.Module):
         for m in self.modalities:
             i, j, d = self.source_dims[m], self.target_dims[m], self.out_dims[m]
             # Untrained TAL: the first D_n coordinates (identity columns), a fixed projection.
-            self.register_buffer(f"U_{m}", torch.eye(i, d, dtype=f64))  # (I, D)
-            self.register_buffer(f"V_{m}", torch.eye(j, d, dtype=f64))  # (J, D)
+            if solver == "closed_form":
+                self.register_buffer(f"U_{m}", torch.eye(i, d, dtype=f64))  # (I, D)
+                self.register_buffer(f"V_{m}", torch.eye(j, d, dtype=f64))  # (J, D)
+            else:  # learned by back-propagation; `update` (closed form) may still set them
+                self.register_parameter(f"U_{m}", nn.Parameter(torch.eye(i, d)))  # (I, D)
+                self.register_parameter(f"V_{m}", nn.Parameter(torch.eye(j, d)))  # (J, D)
             self.register_buffer(f"mean_source_{m}", torch.zeros(i, dtype=f64))  # (I,)
             self.register_buffer(f"mean_target_{m}", torch.zeros(j, dtype=f64))  # (J,)
             if standardize:
@@ -425,8 +438,14 @@ class TensorAlignment(nn.Module):
         return size
 
     def projection(self, modality: str, domain: str) -> Tensor:
-        """U^(n) (source) or V^(n) (target), float64. Shape: (I_n, D_n) or (J_n, D_n)"""
-        return getattr(self, f"{'U' if _check_domain(domain) == 'source' else 'V'}_{modality}")
+        """U^(n) (source) or V^(n) (target); with ``tie`` the target uses U^(n) when I_n = J_n.
+
+        float64 buffers for the closed-form solver, float32 parameters for ``"gradient"``.
+        Shape: (I_n, D_n) or (J_n, D_n)"""
+        side = "U" if _check_domain(domain) == "source" else "V"
+        if side == "V" and self.tie and self.source_dims[modality] == self.target_dims[modality]:
+            side = "U"
+        return getattr(self, f"{side}_{modality}")
 
     def running_mean(self, modality: str, domain: str) -> Tensor:
         """μ of that domain and modality, float64. Shape: (I_n,) or (J_n,)"""
@@ -482,7 +501,10 @@ class TensorAlignment(nn.Module):
             if self.append_one:
                 f = torch.cat([f, f.new_ones(f.shape[0], 1)], dim=1)  # (B, D_m + 1)
             factors.append(f)
-        return outer_flatten(factors)  # (B, out_dim)
+        out = outer_flatten(factors)  # (B, out_dim)
+        if self.output_norm:  # per-sample: zero mean, unit variance over the out_dim entries
+            out = nn.functional.layer_norm(out, out.shape[1:])
+        return out
 
     def _standardize(self, f: Tensor, m: str, domain: str) -> Tensor:
         """Eq. (1)'s constraint (unit-variance projected coordinates) on the current batch.
@@ -650,8 +672,9 @@ class TensorAlignment(nn.Module):
         per_batch = mom == 0.0
         mean_s, xs = self._centred(h_s, "source", mom)
         mean_t, ys = self._centred(h_t, "target", mom)
-        u = {m: self.projection(m, "source").clone() for m in self.modalities}  # (I, D)
-        v = {m: self.projection(m, "target").clone() for m in self.modalities}  # (J, D)
+        f64 = torch.float64
+        u = {m: self.projection(m, "source").detach().to(f64).clone() for m in self.modalities}
+        v = {m: self.projection(m, "target").detach().to(f64).clone() for m in self.modalities}
         ps = {m: xs[m] @ u[m] for m in self.modalities}  # (B, D_m)
         pt = {m: ys[m] @ v[m] for m in self.modalities}  # (B, D_m)
         new_cov: dict[str, tuple[Tensor, Tensor, Tensor]] = {}

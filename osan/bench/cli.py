@@ -4,6 +4,7 @@
     osan bench --suite ablation-ddg --out results/ddg --seeds 1 2 3 --benchmarks msa
     osan bench --suite real-text --out results/cmu --mosi PATH/mosi_label.csv --mosei PATH/...
     osan bench --suite msa-main --out results/msa --methods source-only osan optim.lr=5e-4
+    osan bench --suite msa-main --out results/msa --executor ray --cpus-per-run 2
 
 Exit codes: 0 all runs finished, 1 some runs failed (listed; re-running retries them),
 2 a bad command (missing files, conflicting results), 130 interrupted (re-run to resume).
@@ -16,6 +17,7 @@ import sys
 from pathlib import Path
 
 from osan.bench import suites as S
+from osan.bench.executors import EXECUTORS, Executor, ExecutorError, make_executor
 from osan.bench.runner import BenchError, BenchOptions, run_suite
 
 
@@ -45,8 +47,9 @@ def add_bench_parser(subparsers: argparse._SubParsersAction) -> argparse.Argumen
         "--benchmarks",
         nargs="+",
         default=None,
-        choices=["msa", "vtc"],
-        help="ablations: run on msa (Tables 2-5) and/or vtc (Tables 7-10); default both",
+        choices=list(S.BENCHMARKS),
+        help="ablations: run on msa (Tables 2-5) and/or vtc (Tables 7-10), default both; "
+        "selection: any of msa, vtc, cmu (real text), default all three",
     )
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps ...")
     p.add_argument(
@@ -59,6 +62,22 @@ def add_bench_parser(subparsers: argparse._SubParsersAction) -> argparse.Argumen
     p.add_argument("--text-cache-dir", type=Path, default=None, help="real-text: embedding cache")
     p.add_argument("--dry-run", action="store_true", help="list the runs (done / pending) only")
     p.add_argument("--verbose", action="store_true", help="per-run training progress bars")
+    p.add_argument(
+        "--executor",
+        choices=list(EXECUTORS),
+        default="local",
+        help="local: one run after another (default); ray: one Ray task per run "
+        "(pip install 'osan[ray]')",
+    )
+    p.add_argument(
+        "--ray-address",
+        default=None,
+        help="join this Ray cluster (default: $RAY_ADDRESS, else start a local one)",
+    )
+    p.add_argument(
+        "--cpus-per-run", type=float, default=1.0, help="ray: CPUs (torch threads) per run"
+    )
+    p.add_argument("--gpus-per-run", type=float, default=0.0, help="ray: GPUs per run")
     p.add_argument(
         "overrides", nargs="*", help="key=value config overrides for every run (optim.lr=5e-4)"
     )
@@ -114,12 +133,27 @@ def options_from_args(args: argparse.Namespace) -> BenchOptions:
     )
 
 
+def executor_from_args(args: argparse.Namespace) -> Executor:
+    gpus = getattr(args, "gpus_per_run", 0.0)
+    if gpus > 0 and not str(args.device or "cpu").startswith("cuda"):
+        raise ExecutorError(
+            f"--gpus-per-run {gpus:g} reserves GPUs for runs on cpu: add --device cuda"
+        )
+    return make_executor(
+        getattr(args, "executor", "local"),
+        ray_address=getattr(args, "ray_address", None),
+        cpus_per_run=getattr(args, "cpus_per_run", 1.0),
+        gpus_per_run=gpus,
+    )
+
+
 def cmd_bench(args: argparse.Namespace, **run_kw) -> int:
     """Run ``osan bench``; ``run_kw`` goes to :func:`~osan.bench.runner.run_suite` (tests)."""
     try:
         opts = options_from_args(args)
+        run_kw.setdefault("executor", executor_from_args(args))
         result = run_suite(opts, dry_run=args.dry_run, **run_kw)
-    except BenchError as e:
+    except (BenchError, ExecutorError) as e:
         print(f"osan bench: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -7,6 +7,9 @@ Layout of ``DIR`` (``--out``)::
     DIR/failed.jsonl         runs that raised (re-running the suite retries them)
     DIR/table.md, table.csv, summary.json   the paper-layout tables (rewritten after every run)
 
+Runs execute one after another in this process, or as Ray tasks (``--executor ray``, see
+``osan.bench.executors``); either way this process alone writes ``results.jsonl``.
+
 A run is finished when its run id is in ``results.jsonl``; re-running the suite skips it. A run
 that was interrupted (its folder holds a checkpoint of the same config) continues with
 ``fit(..., resume=True)``. A finished run whose recorded config hash or data differ from the
@@ -15,6 +18,7 @@ current command's is a conflict: the suite stops before training anything (use a
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -29,6 +33,7 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from osan.bench import suites as S
+from osan.bench.executors import Executor, LocalExecutor, RunOutcome, RunTask, execute_run
 from osan.bench.tables import write_tables
 from osan.config import Config, ConfigError, load_config
 from osan.data.domain import Domain
@@ -265,11 +270,14 @@ def run_suite(
     data_spec: Callable[[str], dict[str, Any]] | None = None,
     fit_fn: Callable[..., dict[str, Any]] | None = None,
     dry_run: bool = False,
+    executor: Executor | None = None,
 ) -> SuiteResult:
     """Run every pending run of ``opts.suite`` and (re)write the tables.
 
     ``data_fn``/``data_spec`` replace the built-in benchmarks (tests use toy domains);
-    ``fit_fn`` replaces :func:`osan.train.trainer.fit`.
+    ``fit_fn`` replaces :func:`osan.train.trainer.fit`; ``executor`` runs the pending runs
+    (default: :class:`~osan.bench.executors.LocalExecutor`, one after another in this process;
+    ``RayExecutor``: Ray tasks). Whatever the executor, only this process writes the results.
     """
     t_start = time.perf_counter()
     try:
@@ -311,7 +319,6 @@ def run_suite(
         _check_methods(pending)
     out.mkdir(parents=True, exist_ok=True)
 
-    data: dict[str, dict[str, tuple[Domain, Domain]]] = {}
     ran: list[str] = []
     failed: list[tuple[str, str]] = []
     bar = tqdm(
@@ -322,36 +329,46 @@ def run_suite(
         dynamic_ncols=True,
         file=sys.stderr,
     )
-    try:
-        for run in pending:
-            bar.set_postfix_str(run.run_id, refresh=True)
-            if run.benchmark not in data:
-                data[run.benchmark] = data_fn(run.benchmark)
-            source, target = data[run.benchmark][run.direction]
-            cfg = configs[run.run_id]
-            run_dir = out / RUNS / run.run_id
-            resume = _can_resume(run_dir, cfg)
-            t0 = time.perf_counter()
-            try:
-                metrics = fit_fn(cfg, source, target, run_dir, resume=resume, progress=opts.verbose)
-            except Exception as e:  # one failed run must not end a long suite
-                msg = f"{type(e).__name__}: {e}"
-                failed.append((run.run_id, msg))
-                tqdm.write(f"FAILED {run.run_id}: {msg}", file=sys.stderr)
-                append_result(
-                    out / FAILED,
-                    {"run_id": run.run_id, "error": msg, "at": _now()},
-                )
-                bar.update(1)
-                continue
-            wall = time.perf_counter() - t0
-            record = _record(run, cfg, metrics, wall, resume, specs[run.benchmark], opts)
-            append_result(results_path, record)
-            done[run.run_id] = record
-            ran.append(run.run_id)
+    by_id = {r.run_id: r for r in pending}
+    tasks = [
+        RunTask(r.run_id, r.benchmark, r.direction, configs[r.run_id], out / RUNS / r.run_id)
+        for r in pending
+    ]
+
+    def on_done(outcome: RunOutcome) -> None:  # in this process only: the one writer
+        run = by_id[outcome.run_id]
+        if outcome.error is not None:  # one failed run must not end a long suite
+            failed.append((run.run_id, outcome.error))
+            tqdm.write(f"FAILED {run.run_id}: {outcome.error}", file=sys.stderr)
+            append_result(
+                out / FAILED,
+                {"run_id": run.run_id, "error": outcome.error, "at": _now()},
+            )
             bar.update(1)
-            tqdm.write(f"{run.run_id}: {_short(record)} ({wall:.0f} s)", file=sys.stderr)
-            write_tables(out, opts.suite, list(done.values()))
+            return
+        cfg, wall = configs[run.run_id], outcome.wall_time_s
+        assert outcome.metrics is not None
+        record = _record(
+            run, cfg, outcome.metrics, wall, outcome.resumed, specs[run.benchmark], opts
+        )
+        append_result(results_path, record)
+        done[run.run_id] = record
+        ran.append(run.run_id)
+        bar.update(1)
+        tqdm.write(f"{run.run_id}: {_short(record)} ({wall:.0f} s)", file=sys.stderr)
+        write_tables(out, opts.suite, list(done.values()))
+
+    work = functools.partial(
+        execute_run, fit_fn=fit_fn, can_resume=_can_resume, progress=opts.verbose
+    )
+    try:
+        (executor or LocalExecutor()).run(
+            tasks,
+            data_fn,
+            work,
+            on_done,
+            on_start=lambda task: bar.set_postfix_str(task.run_id, refresh=True),
+        )
     finally:
         bar.close()
     tables = write_tables(out, opts.suite, list(done.values()))
@@ -422,6 +439,7 @@ def _record(
         "settings_hash": settings_hash(cfg),
         "uses_target_labels": bool(meta.get("uses_target_labels", run.method == S.ORACLE)),
         "best_epoch": meta.get("best_epoch"),
+        "selection": cfg.selection,  # the checkpoint-selection validator (oracle: target labels)
         "quick": opts.quick,
         "overrides": S.run_overrides(run, opts.user_overrides(), quick=opts.quick),
         "data": data,

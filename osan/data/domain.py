@@ -250,13 +250,25 @@ class SplitLoader:
         self.generator.set_state(state["generator"])
 
     def __iter__(self) -> Iterator[Batch]:
-        if self.shuffle:
-            order = torch.randperm(self.n, generator=self.generator)
-        else:
-            order = torch.arange(self.n)
+        if not self.shuffle:  # consecutive rows: views of the split's tensors, no copy
+            for b in range(len(self)):
+                yield self.rows(b * self.batch_size, min((b + 1) * self.batch_size, self.n))
+            return
+        order = torch.randperm(self.n, generator=self.generator)
         for b in range(len(self)):
             idx = order[b * self.batch_size : (b + 1) * self.batch_size]
             yield self.batch(idx)
+
+    def rows(self, start: int, stop: int) -> Batch:
+        """The batch of rows ``start .. stop − 1``: views of the loader's tensors (evaluation
+        reads every split in order; a (256, 50, 768) text batch is 39 MB that a gather would
+        copy). Equal to ``batch(torch.arange(start, stop))``; do not modify it in place."""
+        return Batch(
+            features={m: x[start:stop] for m, x in self.features.items()},
+            lengths={m: n[start:stop] for m, n in self.lengths.items()},
+            label=None if self.labels is None else self.labels[start:stop],
+            index=torch.arange(start, stop),
+        )
 
     def batch(self, idx: torch.Tensor) -> Batch:
         """The batch of rows ``idx`` (int64 tensor)."""

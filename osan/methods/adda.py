@@ -30,8 +30,10 @@ phase has started), on ``"source"`` through M_s, both into the frozen head h.
 
 Known limitation of source-validation model selection: selection happens in the last phase
 ("adapt"), where the source path M_s, h is frozen, so the source validation loss is the same
-after every adapt epoch and says nothing about M_t. With the loop's strict ``<`` the first
-adapt epoch is kept (the target encoder after ONE epoch of adaptation).
+after every adapt epoch and says nothing about M_t. The loop breaks ties towards the later epoch
+(``<=``), so the last adapt epoch is kept (the fully adapted target encoder). A label-free
+validator that reads the target path (``selection=im``/``dev``, ``osan/eval/selection.py``) can
+choose among adapt epochs instead.
 """
 
 from __future__ import annotations

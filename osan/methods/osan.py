@@ -52,6 +52,9 @@ class OSAN(Method):
                 orient=cfg.tal.orient,
                 standardize=cfg.tal.standardize,
                 orthonormal_output=cfg.tal.orthonormal_output,
+                solver=cfg.tal.solver,
+                tie=cfg.tal.tie,
+                output_norm=cfg.tal.output_norm,
             )
         dim = self.feature_dim
         self.head = self.make_head(dim)
@@ -175,7 +178,12 @@ class OSAN(Method):
         self.steps_done += 1
         every = self.cfg.tal.update_every
         if self.tal is not None and self._pending_tal is not None:
-            if every > 0 and (int(self.steps_done) - 1) % every == 0:
+            step = int(self.steps_done)
+            if self.cfg.tal.solver == "gradient":
+                due = step <= self.cfg.tal.cca_init_steps
+            else:
+                due = every > 0 and (step - 1) % every == 0
+            if due:
                 self.tal.update(*self._pending_tal)
                 if self.cfg.tal.tie:
                     self.tal.tie_target_to_source()

@@ -35,8 +35,13 @@ With s, t ∈ R^D, H heads and key dimension r:
 Each head h is one generated domain: a sample of it is (s'^h, label 1 − λ) or (t'^h, label λ),
 where the label is the probability of "target domain" (source = 0, target = 1). For λ = 1, DDG is
 the identity. The scores are computed without materialising the keys:
-M^h = (t ⊙ (E_K^h q^h) + B_K^h q^h) / √r, so the cost is O(B·H·D·r), linear in H, with no Python
-loop over heads. ``heads`` selects a subset of heads per step (bounding the discriminator's cost).
+M^h = (t ⊙ (E_K^h q^h) + B_K^h q^h) / √r, so the cost is O(B·H·D·r), linear in H. ``heads``
+selects a subset of heads per step (bounding the discriminator's cost).
+
+Speed. ``forward`` runs both directions as one batch through ``_GatedMix``, a hand-written
+forward/backward of Eq. (4) that touches each (B, H', D) tensor as few times as the algebra
+allows (on CPU the step is memory-bound), heads batched in cache-sized chunks (one ``bmm`` per
+chunk); ``forward_reference`` is the plain autograd composition it must equal (tests).
 """
 
 from __future__ import annotations
@@ -119,28 +124,31 @@ class DynamicDomainGenerator(nn.Module):
             query_src, key_src: (B, D); heads: (H',) or None
             output: (B, H', D)
         """
-        if query_src.dim() != 2 or query_src.shape != key_src.shape:
-            raise ValueError(
-                f"s and t must both be (B, {self.dim}), got {tuple(query_src.shape)} "
-                f"and {tuple(key_src.shape)}"
-            )
-        if query_src.shape[1] != self.dim:
-            raise ValueError(f"expected feature dim {self.dim}, got {query_src.shape[1]}")
+        self._check_pair(query_src, key_src)
         heads = self._check_heads(heads)
         r = self.key_dim
+        q = self._queries(query_src, heads)  # (B, H', r)
         if heads is None:
-            q = self.query(query_src).view(query_src.shape[0], self.num_heads, r)  # (B, H, r)
             e_k, b_k = self.key_embed, self.key_bias  # (H, D, r)
         else:
-            w = self.query.weight.view(self.num_heads, r, self.dim)[heads]  # (H', r, D)
-            b = self.query.bias.view(self.num_heads, r)[heads]  # (H', r)
-            q = torch.einsum("bd,hrd->bhr", query_src, w) + b  # (B, H', r)
             e_k, b_k = self.key_embed[heads], self.key_bias[heads]  # (H', D, r)
         # M^h[j] = (y_j ⟨q^h, E_K^h[j]⟩ + ⟨q^h, B_K^h[j]⟩) / √r, keys never materialised
         qe = torch.einsum("bhr,hdr->bhd", q, e_k)  # (B, H', D)
         qb = torch.einsum("bhr,hdr->bhd", q, b_k)  # (B, H', D)
         scores = (key_src.unsqueeze(1) * qe + qb) / math.sqrt(r)  # (B, H', D)
         return self.dim * torch.softmax(scores, dim=-1)  # Norm(p) = D·p, (B, H', D)
+
+    def _queries(self, x: Tensor, heads: Tensor | None) -> Tensor:
+        """q^h = W_Q^h x + b_Q^h of the heads ``heads`` (all when None).
+
+        Shape: x (N, D) -> (N, H', r)
+        """
+        r = self.key_dim
+        if heads is None:
+            return self.query(x).view(x.shape[0], self.num_heads, r)  # (N, H, r)
+        w = self.query.weight.view(self.num_heads, r, self.dim)[heads]  # (H', r, D)
+        b = self.query.bias.view(self.num_heads, r)[heads]  # (H', r)
+        return torch.einsum("bd,hrd->bhr", x, w) + b  # (N, H', r)
 
     def forward(
         self,
@@ -151,17 +159,175 @@ class DynamicDomainGenerator(nn.Module):
         generator: torch.Generator | None = None,
     ) -> Generated:
         """Generated domains of the heads ``heads`` (all when None). ``generator`` is accepted
-        and ignored (DDG is deterministic), so that DDG and ``MixupGenerator`` are called alike."""
+        and ignored (DDG is deterministic), so that DDG and ``MixupGenerator`` are called alike.
+
+        Both directions (queries from s with keys on t, and the reverse) run as one batch of 2B
+        rows through :class:`_GatedMix`, which computes Eq. (4) with a hand-written backward
+        (about a third of the full-size (B, H', D) memory passes of the autograd composition,
+        :meth:`forward_reference`; equal up to float rounding, see tests/mixing/test_ddg_fast.py).
+        """
+        del generator
+        self._check_pair(s, t)
+        heads = self._check_heads(heads)
+        b = s.shape[0]
+        x = torch.cat([s, t])  # (2B, D): the kept sample of each direction
+        y = torch.cat([t, s])  # (2B, D): the gated (and key) sample of each direction
+        q = self._queries(x, heads)  # (2B, H', r)
+        if heads is None:
+            e_k, b_k = self.key_embed, self.key_bias  # (H, D, r)
+        else:
+            e_k, b_k = self.key_embed[heads], self.key_bias[heads]  # (H', D, r)
+        s_gen, t_gen = _GatedMix.apply(x, y, q, e_k, b_k, self.lam, b)  # (B, H', D) each
+        return self._generated(s_gen, t_gen)
+
+    def forward_reference(
+        self,
+        s: Tensor,
+        t: Tensor,
+        heads: Tensor | None = None,
+        *,
+        generator: torch.Generator | None = None,
+    ) -> Generated:
+        """Eq. (4) as a plain autograd composition of :meth:`relevance` (the implementation
+        before the fused path); the reference that :meth:`forward` must equal (tests,
+        ``benchmarks/step.py``)."""
         del generator
         lam = self.lam
         gate_s = self.relevance(s, t, heads)  # relevance of t's elements to s: (B, H', D)
         gate_t = self.relevance(t, s, heads)  # relevance of s's elements to t: (B, H', D)
         s_gen = lam * s.unsqueeze(1) + (1.0 - lam) * (t.unsqueeze(1) * gate_s)  # Eq. (4)
         t_gen = lam * t.unsqueeze(1) + (1.0 - lam) * (s.unsqueeze(1) * gate_t)
-        n = s_gen.shape[1]
+        return self._generated(s_gen, t_gen)
+
+    def _check_pair(self, s: Tensor, t: Tensor) -> None:
+        if s.dim() != 2 or s.shape != t.shape:
+            raise ValueError(
+                f"s and t must both be (B, {self.dim}), got {tuple(s.shape)} and {tuple(t.shape)}"
+            )
+        if s.shape[1] != self.dim:
+            raise ValueError(f"expected feature dim {self.dim}, got {s.shape[1]}")
+
+    def _generated(self, s_gen: Tensor, t_gen: Tensor) -> Generated:
+        n, lam = s_gen.shape[1], self.lam
         return Generated(
             source=s_gen,
             target=t_gen,
-            source_domain_label=torch.full((n,), 1.0 - lam, device=s.device, dtype=s.dtype),
-            target_domain_label=torch.full((n,), lam, device=s.device, dtype=s.dtype),
+            source_domain_label=torch.full((n,), 1.0 - lam, device=s_gen.device, dtype=s_gen.dtype),
+            target_domain_label=torch.full((n,), lam, device=s_gen.device, dtype=s_gen.dtype),
         )
+
+
+class _GatedMix(torch.autograd.Function):
+    """Eq. (4) for a batch of (kept x, gated y) rows and H' heads, forward and backward fused.
+
+    With a^h = q^h / √r (the scale folded into the small query), per row and head
+
+        M^h   = y ⊙ (E_K^h a^h) + B_K^h a^h                  (scores, = ⟨q^h, K^h[j]⟩ / √r)
+        p^h   = softmax_j(M^h)                               (Norm(p^h) = D·p^h is the gate)
+        out^h = λ · x + c · y ⊙ p^h,    c = (1 − λ)·D
+
+    Rows [0, split) are returned as the first output, the rest as the second (DDG stacks the
+    s→t and t→s directions). Backward, with G^h = ∂L/∂out^h, w^h = G^h ⊙ y and
+    d^h = p^h ⊙ (w^h − ⟨p^h, w^h⟩) (softmax backward; ∂L/∂M^h = c·d^h):
+
+        ∂L/∂x     = λ Σ_h G^h
+        ∂L/∂y     = c Σ_h (G^h ⊙ p^h + d^h ⊙ E_K^h a^h)
+        ∂L/∂q^h   = c/√r · (E_K^hᵀ (d^h ⊙ y) + B_K^hᵀ d^h)
+        ∂L/∂E_K^h = c · (d^h ⊙ y)ᵀ a^h,    ∂L/∂B_K^h = c · (d^h)ᵀ a^h
+
+    The constants c, 1/√r are applied to the small tensors, so each full-size (H', N, D)
+    tensor is touched as few times as the algebra allows (the step is memory-bound on CPU).
+    Internally the heads lead, (H', N, D), so every per-head product is one ``bmm``.
+
+    Shape:
+        x, y: (N, D); q: (N, H', r); e_k, b_k: (H', D, r)
+        output: (split, H', D) and (N − split, H', D)
+    """
+
+    @staticmethod
+    def forward(ctx, x, y, q, e_k, b_k, lam, split):  # type: ignore[override]
+        n, dim = x.shape
+        heads, r = q.shape[1], q.shape[2]
+        a_h = (q / math.sqrt(r)).transpose(0, 1)  # (H', N, r)
+        kept = lam * x  # (N, D)
+        coeff = (1.0 - lam) * dim
+        out_s = x.new_empty(split, heads, dim)  # (B, H', D)
+        out_t = x.new_empty(n - split, heads, dim)  # (N − B, H', D)
+        saved = []
+        for c in _head_chunks(heads, n * dim):
+            qe = torch.bmm(a_h[c], e_k[c].transpose(1, 2))  # (h, N, D): E_K^h a^h per row
+            scores = torch.bmm(a_h[c], b_k[c].transpose(1, 2))  # (h, N, D): B_K^h a^h
+            scores.addcmul_(qe, y)  # M^h = y ⊙ E a + B a
+            p = torch.softmax(scores, dim=-1)  # (h, N, D)
+            del scores
+            for out, rows in ((out_s, slice(0, split)), (out_t, slice(split, n))):
+                # λ·x + c·y ⊙ p, written in the (n, H', D) layout the discriminator reads
+                view = out.transpose(0, 1)[c]  # (h, n, D)
+                torch.addcmul(kept[rows], p[:, rows], y[rows], value=coeff, out=view)
+            saved += [qe, p]
+        ctx.save_for_backward(y, a_h, e_k, b_k, *saved)
+        ctx.lam, ctx.split = lam, split
+        return out_s, out_t
+
+    @staticmethod
+    def backward(ctx, grad_s, grad_t):  # type: ignore[override]
+        y, a_h, e_k, b_k, *saved = ctx.saved_tensors
+        lam, split = ctx.lam, ctx.split
+        heads, n, r = a_h.shape
+        dim = y.shape[1]
+        coeff = (1.0 - lam) * dim
+        if grad_s is None:
+            grad_s = y.new_zeros(split, heads, dim)
+        if grad_t is None:
+            grad_t = y.new_zeros(n - split, heads, dim)
+        need_x, need_y, need_q, need_e, need_b = ctx.needs_input_grad[:5]
+        grad_x = y.new_zeros(n, dim) if need_x else None
+        grad_y = y.new_zeros(n, dim) if need_y else None
+        grad_a = y.new_empty(heads, n, r) if need_q else None
+        grad_e = torch.empty_like(e_k) if need_e else None
+        grad_b = torch.empty_like(b_k) if need_b else None
+        for k, c in enumerate(_head_chunks(heads, n * dim)):
+            qe, p = saved[2 * k], saved[2 * k + 1]  # (h, N, D)
+            # (h, N, D) contiguous: elementwise ops with a transposed operand are ~2x slower
+            grad = torch.cat([grad_s.transpose(0, 1)[c], grad_t.transpose(0, 1)[c]], dim=1)
+            if need_x:
+                grad_x += grad.sum(0)  # (N, D)
+            g_p = grad * p  # (h, N, D) G ⊙ p
+            del grad
+            d = g_p * y  # (h, N, D) w ⊙ p
+            d.addcmul_(p, d.sum(-1, keepdim=True), value=-1.0)  # p ⊙ (w − ⟨p, w⟩): ∂L/∂M = c·d
+            if need_y:
+                grad_y += g_p.addcmul_(d, qe).sum(0)  # Σ_h G ⊙ p + d ⊙ E a
+            del g_p
+            if need_q or need_e:
+                d_y = d * y  # (h, N, D): ∂L/∂(E a) / c
+            if need_q:
+                torch.baddbmm(torch.bmm(d, b_k[c]), d_y, e_k[c], out=grad_a[c])  # (h, N, r)
+            if need_e:
+                torch.bmm(d_y.transpose(1, 2), a_h[c], out=grad_e[c])  # (h, D, r)
+            if need_b:
+                torch.bmm(d.transpose(1, 2), a_h[c], out=grad_b[c])  # (h, D, r)
+        grad_q = None
+        if need_x:
+            grad_x.mul_(lam)
+        if need_y:
+            grad_y.mul_(coeff)
+        if need_q:
+            grad_q = grad_a.transpose(0, 1).mul(coeff / math.sqrt(r))  # (N, H', r)
+        if need_e:
+            grad_e.mul_(coeff)
+        if need_b:
+            grad_b.mul_(coeff)
+        return grad_x, grad_y, grad_q, grad_e, grad_b, None, None
+
+
+#: Heads are processed in chunks of about this many (H', N, D) elements (4 MB in float32), so
+#: that the memory-bound elementwise work stays in cache and its time per head does not grow
+#: with H (benchmarks/scaling.py measures it); each chunk is one batched computation.
+CHUNK_ELEMENTS = 1 << 20
+
+
+def _head_chunks(heads: int, per_head: int) -> list[slice]:
+    """Consecutive head ranges of about ``CHUNK_ELEMENTS`` elements each (at least one head)."""
+    size = max(1, CHUNK_ELEMENTS // max(per_head, 1))
+    return [slice(h, min(h + size, heads)) for h in range(0, heads, size)]

@@ -25,7 +25,7 @@ class _GradReverse(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad_output: Tensor) -> tuple[Tensor, None]:  # type: ignore[override]
-        return grad_output.neg() * ctx.coeff, None
+        return grad_output * -ctx.coeff, None  # one pass; (−g)·c == g·(−c) exactly
 
 
 def grad_reverse(x: Tensor, coeff: float = 1.0) -> Tensor:

@@ -3,7 +3,9 @@
 Guarantees:
 - equal-size source and target batches; the target training stream carries ``label=None``
   unless the method is the supervised oracle (``uses_target_labels``);
-- checkpoint selection by SOURCE validation loss (target labels are never read for it);
+- checkpoint selection by SOURCE validation loss, or by the validator ``cfg.selection`` names
+  (``osan.eval.selection``: source valid labels + unlabelled target train); target labels are
+  never read for it;
 - atomic per-epoch checkpoints; ``resume=True`` continues a killed run and ends with the same
   metrics as an uninterrupted run of the same seed;
 - a NaN/Inf loss term stops the run naming the term and step; the last good checkpoint stays.
@@ -26,9 +28,17 @@ from tqdm.auto import tqdm
 
 from osan.config import Config, save_config
 from osan.data.domain import Domain, SplitLoader
-from osan.eval.evaluate import predict_split, score
+from osan.eval.evaluate import (
+    collect_run_artifacts,
+    predict_split,
+    save_run_artifacts,
+    score,
+    target_curve_point,
+)
+from osan.eval.selection import DEFAULT_VALIDATOR, describe_selection, get_validator, score_model
 from osan.methods import Method, build_method
 from osan.train.checkpoint import atomic_write_json, load_checkpoint, save_checkpoint
+from osan.train.distributed import DistContext, NullLog
 from osan.train.schedules import linear_warmup_cosine
 from osan.types import Batch
 
@@ -161,7 +171,8 @@ def fit(
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    device = torch.device(cfg.device)
+    ddp = DistContext.current()  # rank 0 of 1 unless a process group is up (torchrun, --ddp)
+    device = ddp.device(cfg.device)
     if cfg.num_threads:
         torch.set_num_threads(cfg.num_threads)
     set_seed(cfg.seed)
@@ -184,6 +195,7 @@ def fit(
         seed=cfg.seed + 1,
         device=device,
     )
+    src_loader, tgt_loader = ddp.shard(src_loader), ddp.shard(tgt_loader)
     steps_per_epoch = max(len(src_loader), len(tgt_loader))
     epochs = cfg.optim.epochs
     phases = phase_schedule(method, epochs)
@@ -205,10 +217,13 @@ def fit(
         src_loader.load_state_dict(ckpt["src_loader"])
         tgt_loader.load_state_dict(ckpt["tgt_loader"])
         torch.set_rng_state(ckpt["torch_rng"])
-    elif not resume and ckpt_path.exists():
+    elif not resume and ckpt_path.exists() and ddp.is_main:
         ckpt_path.unlink()
-    save_config(cfg, out / CONFIG)
-    log = _JsonlLog(out / LOG, log_offset, out / "tb" if _has_tensorboard() else None)
+    if ddp.is_main:  # only rank 0 writes the run's files
+        save_config(cfg, out / CONFIG)
+        log = _JsonlLog(out / LOG, log_offset, out / "tb" if _has_tensorboard() else None)
+    else:
+        log = NullLog()
 
     current_phase = None
     opt = sched = None
@@ -226,6 +241,7 @@ def fit(
             if phase != current_phase:
                 method.set_phase(phase)
                 opt, sched = make_optimizer(method, cfg, phase_steps[phase])
+                step_fn = ddp.wrap(method)  # method.training_step, or its DDP wrapper
                 if ckpt is not None and ckpt.get("phase") == phase:
                     opt.load_state_dict(ckpt["optimizer"])
                     sched.load_state_dict(ckpt["scheduler"])
@@ -237,7 +253,7 @@ def fit(
             for _ in range(steps_per_epoch):
                 src = next(src_iter)
                 tgt = next(tgt_iter)
-                out_step = method.training_step(src, tgt, global_step / max(total_steps, 1))
+                out_step = step_fn(src, tgt, global_step / max(total_steps, 1))
                 for name, value in out_step.logs.items():
                     if not math.isfinite(value):
                         raise TrainingDiverged(
@@ -256,6 +272,22 @@ def fit(
                 global_step += 1
                 for k, v in out_step.logs.items():
                     sums[k] = sums.get(k, 0.0) + v
+                if cfg.curve_every and global_step % cfg.curve_every == 0:
+                    # Diagnostic for learning curves: reads target TEST labels, is only logged
+                    # (never used by training or selection) and consumes no RNG.
+                    curve = target_curve_point(
+                        method, target, cfg.task, source.classes, device=device
+                    )
+                    log.write(
+                        {
+                            "event": "target_curve",
+                            "diagnostic": "reads target labels",
+                            "step": global_step,
+                            "epoch": epoch,
+                            "phase": phase,
+                            **{k: float(v) for k, v in curve.items() if isinstance(v, float)},
+                        }
+                    )
                 if global_step % log_every == 0:
                     log.write(
                         {
@@ -273,17 +305,21 @@ def fit(
                 val = validation_loss(method, target, "target", device, max(bs, 256))
             else:
                 val = validation_loss(method, source, "source", device, max(bs, 256))
+            select_key, select_log = _selection_key(
+                method, cfg, source, target, val, device, max(bs, 256)
+            )
             record = {
                 "event": "epoch",
                 "epoch": epoch,
                 "step": global_step,
                 "phase": phase,
                 f"{method.selection_domain}_valid_loss": val,
+                **select_log,
                 "seconds": time.perf_counter() - t0,
                 **{f"train_{k}": v / steps_per_epoch for k, v in sums.items()},
             }
-            if _selectable(method, phase) and val <= best_score:
-                best_score, best_epoch = val, epoch
+            if _selectable(method, phase) and select_key <= best_score:
+                best_score, best_epoch = select_key, epoch
                 best_state = copy.deepcopy(method.state_dict())
             record["best_epoch"] = best_epoch
             log.write(record)
@@ -305,7 +341,8 @@ def fit(
                 "num_outputs": method.num_outputs,
                 "classes": source.classes,
             }
-            save_checkpoint(state, ckpt_path)
+            if ddp.is_main:
+                save_checkpoint(state, ckpt_path)
             ckpt = None
             epochs_run += 1
             if stop_after_epochs is not None and epochs_run >= stop_after_epochs:
@@ -317,6 +354,12 @@ def fit(
     if best_state is not None:
         method.load_state_dict(best_state)
     metrics = evaluate_run(method, cfg, source, target, device)
+    # What `osan report` reads (features, predictions), so that a report never retrains.
+    if ddp.is_main:
+        artifacts = collect_run_artifacts(
+            method, source, target, task=cfg.task, classes=source.classes, device=device
+        )
+        save_run_artifacts(artifacts, out)
     metrics["meta"] = {
         "method": cfg.method,
         "seed": cfg.seed,
@@ -324,14 +367,48 @@ def fit(
         "selection": (
             "target validation loss (oracle: supervised on target labels)"
             if method.uses_target_labels
-            else "source validation loss (no target labels)"
+            else describe_selection(cfg.selection)
         ),
+        "validator": None if method.uses_target_labels else cfg.selection,
         "valid_loss": best_score,
         "config_hash": cfg.hash(),
         "uses_target_labels": method.uses_target_labels,
     }
-    atomic_write_json(metrics, out / METRICS)
+    if ddp.is_main:
+        atomic_write_json(metrics, out / METRICS)
     return metrics
+
+
+def _selection_key(
+    method: Method,
+    cfg: Config,
+    source: Domain,
+    target: Domain,
+    valid_loss: float,
+    device: torch.device | str,
+    batch: int,
+) -> tuple[float, dict[str, float]]:
+    """The epoch's checkpoint-selection key (lower is better) and what to log about it.
+
+    ``cfg.selection = "source_val"`` (the default) and the oracle: the validation loss itself.
+    Any other validator scores the model from the source VALID labels and the target TRAIN
+    split without labels (``osan.eval.selection.collect_inputs`` strips them), so the choice
+    cannot depend on a target label.
+    """
+    if method.uses_target_labels or cfg.selection == DEFAULT_VALIDATOR:
+        return valid_loss, {}
+    validator = get_validator(cfg.selection, cfg.task)
+    raw = score_model(
+        method,
+        source,
+        target,
+        [validator.name],
+        task=cfg.task,
+        task_loss=cfg.loss.task_loss,
+        device=device,
+        batch_size=batch,
+    )[validator.name]
+    return validator.key(raw), {f"select_{validator.name}": raw}
 
 
 def _selectable(method: Method, phase: str) -> bool:

@@ -100,3 +100,37 @@ def test_orthonormal_output_projects_onto_the_same_subspace_without_amplificatio
         # ... and spans the fitted subspace: both codes are invertible linear maps of each other
         sol = torch.linalg.lstsq(ortho[m], whitened[m]).solution
         assert torch.allclose(ortho[m] @ sol, whitened[m], atol=1e-6)
+
+
+def test_gradient_solver_learns_u_and_v_by_backprop():
+    """solver="gradient": U/V are parameters; the correlation objective moves them (and a
+    closed-form update still sets them, e.g. as the initialisation)."""
+    tal = TensorAlignment(DIMS, DIMS, OUT, momentum=None, solver="gradient")
+    params = dict(tal.named_parameters())
+    assert {f"U_{m}" for m in OUT} | {f"V_{m}" for m in OUT} == set(params)
+    hs, ht = planted()
+    hs = {m: x.float() for m, x in hs.items()}
+    ht = {m: x.float() for m, x in ht.items()}
+    tal.update(hs, ht)  # closed-form initialisation writes into the parameters
+    assert not torch.equal(tal.projection("text", "source"), torch.eye(12, 3))
+    opt = torch.optim.SGD(tal.parameters(), lr=0.05)
+    first = float(tal.correlation_loss(hs, ht).detach())
+    for _ in range(30):
+        opt.zero_grad()
+        loss = tal.correlation_loss(hs, ht)
+        loss.backward()
+        assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in tal.parameters())
+        opt.step()
+    assert float(tal.correlation_loss(hs, ht).detach()) < first - 1e-3
+
+
+def test_closed_form_solver_has_no_parameters():
+    """The paper's closed-form U/V are not trained by the optimiser."""
+    assert list(TensorAlignment(DIMS, DIMS, OUT).parameters()) == []
+
+
+def test_tie_shares_one_projection_where_dims_agree():
+    tdims = {"text": 12, "vision": 7, "audio": 4}
+    tal = TensorAlignment(DIMS, tdims, OUT, solver="gradient", tie=True)
+    assert tal.projection("text", "target") is tal.projection("text", "source")
+    assert tal.projection("vision", "target") is not tal.projection("vision", "source")
