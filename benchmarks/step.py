@@ -41,17 +41,9 @@ from dataclasses import dataclass, field
 
 import torch
 
-METHODS = (
-    "source-only",
-    "dan",
-    "dann",
-    "adda",
-    "mm-sada",
-    "mdmn",
-    "osan-mixup",
-    "osan",
-    "oracle",
-)
+from osan.bench.suites import MAIN_METHODS
+
+METHODS = MAIN_METHODS  # every method, in the paper's row order
 VARIANTS = ("before", "fused-adamw", "closed-form")
 DEFAULT_RUNS = (
     *METHODS,

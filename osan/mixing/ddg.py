@@ -237,7 +237,8 @@ class _GatedMix(torch.autograd.Function):
 
     The constants c, 1/√r are applied to the small tensors, so each full-size (H', N, D)
     tensor is touched as few times as the algebra allows (the step is memory-bound on CPU).
-    Internally the heads lead, (H', N, D), so every per-head product is one ``bmm``.
+    Internally the heads lead, (H', N, D), so every per-head product is one ``bmm``; the heads
+    go in chunks of about ``CHUNK_ELEMENTS`` elements (sums over heads accumulate per chunk).
 
     Shape:
         x, y: (N, D); q: (N, H', r); e_k, b_k: (H', D, r)
