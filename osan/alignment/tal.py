@@ -698,6 +698,8 @@ class TensorAlignment(nn.Module):
                 if self.momentum is not None:
                     new_cov[n] = (sx.basis, sx.cov, sy.basis, sy.cov, cxy)
         for m in self.modalities:
+            # With ``tie`` the target projection of a mode with equal dims IS U^(n), so the
+            # second copy wins: the shared projection holds the target-side solution V^(n).
             self.projection(m, "source").copy_(u[m])
             self.projection(m, "target").copy_(v[m])
             self.running_mean(m, "source").copy_(mean_s[m])

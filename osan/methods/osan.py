@@ -185,6 +185,4 @@ class OSAN(Method):
                 due = every > 0 and (step - 1) % every == 0
             if due:
                 self.tal.update(*self._pending_tal)
-                if self.cfg.tal.tie:
-                    self.tal.tie_target_to_source()
             self._pending_tal = None
