@@ -71,6 +71,9 @@ class DDGConfig:
     lam: float = 0.85  # λ of Eq. 4 (Table 4)
     key_dim: int = 8
     heads_per_step: int = 8  # soft domains sent to the discriminator per step (bounds its cost)
+    # "split": the batch is dealt out over the step's heads, each sample through one head
+    # (B generated rows per direction); "all": every sample through every head (B·H' rows)
+    assign: str = "split"
     mixup_alpha: float = 2.0
 
 
@@ -99,6 +102,8 @@ class OptimConfig:
     warmup: float = 0.05  # fraction of steps with linear warm-up, then cosine decay
     grad_clip: float = 5.0
     head_hidden: int = 128
+    fused: bool = True  # AdamW's fused kernel where the device has one (same update, one pass)
+    epoch: str = "longer"  # an epoch is one pass over: "longer" training split | "source"
 
 
 @dataclass(frozen=True)
@@ -327,6 +332,10 @@ def validate_config(cfg: Config) -> None:
         raise ConfigError(f"ddg.lam must lie in [0, 1], got {cfg.ddg.lam}")
     if cfg.ddg.kind not in ("ddg", "mixup"):
         raise ConfigError(f"ddg.kind must be ddg or mixup, got {cfg.ddg.kind!r}")
+    if cfg.optim.epoch not in ("longer", "source"):
+        raise ConfigError(f"optim.epoch must be longer or source, got {cfg.optim.epoch!r}")
+    if cfg.ddg.assign not in ("split", "all"):
+        raise ConfigError(f"ddg.assign must be split or all, got {cfg.ddg.assign!r}")
     if cfg.tal.solver not in ("closed_form", "gradient"):
         raise ConfigError("tal.solver must be closed_form or gradient")
     if cfg.tal.pairing not in ("pseudo_label", "nearest", "random"):

@@ -18,7 +18,7 @@ from osan.alignment.pairing import pair_indices
 from osan.alignment.tal import TensorAlignment
 from osan.config import Config
 from osan.methods.base import Method, combine, modality_dims
-from osan.mixing.ddg import DynamicDomainGenerator
+from osan.mixing.ddg import DynamicDomainGenerator, Generated
 from osan.mixing.mixup import MixupGenerator
 from osan.nn.discriminator import DomainDiscriminator
 from osan.nn.grl import grad_reverse
@@ -116,18 +116,39 @@ class OSAN(Method):
         if self.generator is None:
             return loss
         heads = self.sample_heads()
-        gen = self.generator(r_s[pair], r_t, heads=heads, generator=self.rng)
-        b, h, _ = gen.source.shape
-        logit_s = self.discriminator(gen.source)  # (B, H')
-        logit_t = self.discriminator(gen.target)  # (B, H')
-        soft_s = gen.source_domain_label.to(logit_s).expand(b, h)  # (B, H')
-        soft_t = gen.target_domain_label.to(logit_t).expand(b, h)  # (B, H')
-        soft = domain_adversarial_loss(
-            torch.cat([logit_s.reshape(-1), logit_t.reshape(-1)]),
-            torch.cat([soft_s.reshape(-1), soft_t.reshape(-1)]),
-        )
+        gen = self.generate(r_s[pair], r_t, heads)
+        b, h, d = gen.source.shape
+        logits = self.discriminator(torch.cat([gen.source, gen.target]).reshape(2 * b * h, d))
+        labels = torch.cat(
+            [
+                gen.source_domain_label.to(gen.source).expand(b, h).reshape(-1),
+                gen.target_domain_label.to(gen.target).expand(b, h).reshape(-1),
+            ]
+        )  # (2·B·H',) soft labels, in the order of the logits
+        soft = domain_adversarial_loss(logits, labels)
         # Hard-labelled and generated samples weigh equally, whatever H' is.
         return 0.5 * (loss + soft)
+
+    def generate(self, s: Tensor, t: Tensor, heads: Tensor | None) -> Generated:
+        """The generated domains of this step for paired rows ``s[i] ↔ t[i]``.
+
+        ``ddg.assign = "all"``: every row goes through every selected head (B·H' generated
+        rows per direction). ``"split"`` (default): the batch is dealt out over the selected
+        heads, row i to head i mod H' (``forward_split``), so each step still covers H'
+        generated domains but sends B rows per direction to the discriminator, as many as it
+        sees real ones. Both are unbiased estimates of the discriminator loss averaged over
+        heads and samples (the heads are drawn uniformly); "split" costs about 1/H' of "all".
+
+        Shape: s, t (B, D); heads (H',) or None (all H) -> Generated (B, H', D) or (≤B, 1, D)
+        """
+        assert self.generator is not None
+        if self.cfg.ddg.assign == "all" or len(s) == 0:
+            return self.generator(s, t, heads=heads, generator=self.rng)
+        if heads is None:
+            heads = torch.arange(self.cfg.ddg.heads)
+        if isinstance(self.generator, DynamicDomainGenerator):
+            return self.generator.forward_split(s, t, heads)
+        return self.generator.forward_split(s, t, heads, generator=self.rng)
 
     def sample_heads(self) -> Tensor | None:
         total = self.cfg.ddg.heads

@@ -62,8 +62,8 @@ class Generated:
     Shape:
         source: (B, H', D) generated from the source samples (s' per head)
         target: (B, H', D) generated from the target samples (t' per head)
-        source_domain_label: (H',) label of every ``source[:, h]``
-        target_domain_label: (H',) label of every ``target[:, h]``
+        source_domain_label: (H',) label of every ``source[:, h]``, or (B, H') one per sample
+        target_domain_label: (H',) label of every ``target[:, h]``, or (B, H') one per sample
     """
 
     source: Tensor
@@ -178,6 +178,39 @@ class DynamicDomainGenerator(nn.Module):
         else:
             e_k, b_k = self.key_embed[heads], self.key_bias[heads]  # (H', D, r)
         s_gen, t_gen = _GatedMix.apply(x, y, q, e_k, b_k, self.lam, b)  # (B, H', D) each
+        return self._generated(s_gen, t_gen)
+
+    def forward_split(self, s: Tensor, t: Tensor, heads: Tensor) -> Generated:
+        """Eq. (4) with the batch dealt out over ``heads``: row i goes through head
+        ``heads[i mod H']`` only, so each step covers H' generated domains with one generated
+        sample per row and direction (``ddg.assign = "split"``; :meth:`forward` sends every row
+        through every head). Uses the first n·H' rows, n = B // H' (H' is cut to B when B < H').
+
+        Shape:
+            s, t: (B, D); heads: (H',)
+            output: :class:`Generated` with source/target (n·H', 1, D) in row order, labels (1,)
+        """
+        self._check_pair(s, t)
+        heads = self._check_heads(heads)
+        if heads is None:
+            raise ValueError("forward_split needs the step's heads")
+        heads = heads[: max(1, min(len(heads), s.shape[0]))]
+        k, r, dim = len(heads), self.key_dim, self.dim
+        n = s.shape[0] // k
+        # row i = a·k + j -> head j: (n·k, D) -> (k, n, D), one group of rows per head
+        s_h = s[: n * k].view(n, k, dim).transpose(0, 1)
+        t_h = t[: n * k].view(n, k, dim).transpose(0, 1)
+        x = torch.cat([s_h, t_h], dim=1)  # (k, 2n, D): kept samples, both directions
+        y = torch.cat([t_h, s_h], dim=1)  # (k, 2n, D): gated (and key) samples
+        w = self.query.weight.view(self.num_heads, r, dim)[heads]  # (k, r, D)
+        b = self.query.bias.view(self.num_heads, r)[heads]  # (k, r)
+        a = (torch.bmm(x, w.transpose(1, 2)) + b.unsqueeze(1)) / math.sqrt(r)  # (k, 2n, r)
+        e_k, b_k = self.key_embed[heads], self.key_bias[heads]  # (k, D, r)
+        scores = y * torch.bmm(a, e_k.transpose(1, 2)) + torch.bmm(a, b_k.transpose(1, 2))
+        gate = dim * torch.softmax(scores, dim=-1)  # Norm(p), (k, 2n, D)
+        out = self.lam * x + (1.0 - self.lam) * (y * gate)  # Eq. (4), (k, 2n, D)
+        s_gen = out[:, :n].transpose(0, 1).reshape(n * k, 1, dim)  # back to row order
+        t_gen = out[:, n:].transpose(0, 1).reshape(n * k, 1, dim)
         return self._generated(s_gen, t_gen)
 
     def forward_reference(

@@ -102,3 +102,29 @@ class MixupGenerator(nn.Module):
         return Generated(
             source=s_gen, target=t_gen, source_domain_label=1.0 - lam, target_domain_label=lam
         )
+
+    def forward_split(
+        self, s: Tensor, t: Tensor, heads: Tensor, *, generator: torch.Generator | None = None
+    ) -> Generated:
+        """Mixup with the batch dealt out over the heads, like
+        :meth:`DynamicDomainGenerator.forward_split`: row i is mixed with head ``i mod H'``'s
+        coefficient only. Uses the first n·H' rows, n = B // H' (H' cut to B when B < H').
+
+        Shape: s, t (B, D); heads (H',) -> source/target (n·H', 1, D), labels (n·H', 1)
+        """
+        if s.dim() != 2 or s.shape != t.shape:
+            raise ValueError(f"s and t must both be (B, D), got {tuple(s.shape)}, {tuple(t.shape)}")
+        if heads.dim() != 1 or heads.numel() == 0:
+            raise ValueError("heads must be a non-empty 1-D tensor of head indices")
+        k = max(1, min(heads.numel(), s.shape[0]))
+        n = s.shape[0] // k
+        lam = self.sample_lam(k, generator).to(device=s.device, dtype=s.dtype)  # (k,)
+        lam_rows = lam.repeat(n).unsqueeze(1)  # row a·k + j -> λ_j, (n·k, 1)
+        s_gen = lam_rows * s[: n * k] + (1.0 - lam_rows) * t[: n * k]  # (n·k, D)
+        t_gen = lam_rows * t[: n * k] + (1.0 - lam_rows) * s[: n * k]
+        return Generated(
+            source=s_gen.unsqueeze(1),
+            target=t_gen.unsqueeze(1),
+            source_domain_label=1.0 - lam_rows,
+            target_domain_label=lam_rows,
+        )

@@ -57,7 +57,8 @@ class SequenceEncoder(nn.Module):
         mask = length_mask(lengths, x.shape[1])  # (B, L)
         x = x * mask.unsqueeze(-1).to(x.dtype)  # padding never leaks into valid steps
         if self.kind == "conv":
-            y = self.seq(x.transpose(1, 2)).transpose(1, 2)  # (B, L, C)
+            # contiguous: GELU's backward on a transposed view is ~12x slower on CPU
+            y = self.seq(x.transpose(1, 2)).transpose(1, 2).contiguous()  # (B, L, C)
             pooled = masked_mean_max(torch.nn.functional.gelu(y) + x, mask)  # (B, 2C)
         elif self.kind == "gru":
             y, _ = self.seq(x)  # (B, L, C)

