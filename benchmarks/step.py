@@ -12,11 +12,16 @@ core; the wall time is kept too). The tables show medians, and ``osan_over_dann`
 over rounds of the per-round ratio (robust to the load drifting between rounds).
 
 Variants, ``METHOD:VARIANT``, run in the same process and rounds:
-- ``before``: the code before this benchmark's optimisations: the DDG's autograd composition
-  (``DynamicDomainGenerator.forward_reference``; the other optimisations do not touch a step);
-- ``fused-adamw``: ``torch.optim.AdamW(fused=True)`` in place of the trainer's optimiser (a
-  suggested change to ``osan/train/trainer.py``, same lr / weight decay / schedule);
+- ``all``: ``ddg.assign=all`` (every row through every head of the step, B·H' generated rows
+  per direction, the default until session 3; the default ``split`` sends B);
+- ``loop-adamw``: ``optim.fused=false`` (AdamW's for-loop implementation, the default until
+  session 3);
+- ``session2``: both of the above, the step as it was at the end of session 2;
+- ``before``: ``session2`` with the DDG's autograd composition
+  (``DynamicDomainGenerator.forward_reference``), the step before session 2's DDG fast path;
 - ``closed-form``: ``tal.solver=closed_form`` (Eq. (2)'s closed-form TAL update every step).
+The conv encoder's contiguous GELU (session 3) cannot be switched off; ``--components`` times
+the encoder both ways.
 
     python benchmarks/step.py                        # configs/msa.yaml (paper dims), B = 64
     python benchmarks/step.py --quick                # the `osan bench --quick` preset of msa
@@ -44,13 +49,20 @@ import torch
 from osan.bench.suites import MAIN_METHODS
 
 METHODS = MAIN_METHODS  # every method, in the paper's row order
-VARIANTS = ("before", "fused-adamw", "closed-form")
+VARIANT_OVERRIDES: dict[str, tuple[str, ...]] = {
+    "all": ("ddg.assign=all",),
+    "loop-adamw": ("optim.fused=false",),
+    "session2": ("ddg.assign=all", "optim.fused=false"),
+    "before": ("ddg.assign=all", "optim.fused=false"),
+    "closed-form": ("tal.solver=closed_form",),
+}
+VARIANTS = tuple(VARIANT_OVERRIDES)
 DEFAULT_RUNS = (
     *METHODS,
-    "dann:before",
-    "osan:before",
-    "dann:fused-adamw",
-    "osan:fused-adamw",
+    "dann:session2",
+    "osan:session2",
+    "osan:all",
+    "osan:loop-adamw",
     "osan:closed-form",
 )
 PHASES = ("forward", "backward", "optimizer", "on_step_end")
@@ -86,7 +98,6 @@ def build_runner(run_name: str, cfg, dims, src, tgt, tgt_labelled, steps: int = 
     """The method of ``cfg`` in its last phase, with the trainer's optimiser, and its step;
     ``run_name`` is ``METHOD`` or ``METHOD:VARIANT`` (module doc)."""
     from osan.methods import build_method
-    from osan.train.schedules import linear_warmup_cosine
     from osan.train.trainer import make_optimizer
 
     variant = run_name.partition(":")[2]
@@ -97,17 +108,6 @@ def build_runner(run_name: str, cfg, dims, src, tgt, tgt_labelled, steps: int = 
     if method.phase != last:
         method.set_phase(last)
     opt, sched = make_optimizer(method, cfg, steps)
-    if variant == "fused-adamw":
-        opt = torch.optim.AdamW(
-            method.trainable_parameters(),
-            lr=cfg.optim.lr,
-            weight_decay=cfg.optim.weight_decay,
-            fused=True,
-        )
-        warm = int(cfg.optim.warmup * steps)  # the trainer's schedule
-        sched = torch.optim.lr_scheduler.LambdaLR(
-            opt, lambda k: linear_warmup_cosine(k, steps, warm)
-        )
     if variant == "before":
         gen = getattr(method, "generator", None)
         if gen is not None and hasattr(gen, "forward_reference"):
@@ -184,7 +184,7 @@ def run(
         method_name, _, variant = name.partition(":")
         if variant and variant not in VARIANTS:
             raise SystemExit(f"unknown variant {variant!r} of {name!r}; choose from {VARIANTS}")
-        extra = ["tal.solver=closed_form"] if variant == "closed-form" else []
+        extra = list(VARIANT_OVERRIDES.get(variant, ()))
         cfg = load_config(
             "configs/msa.yaml",
             overrides=[*preset, *overrides, *extra, f"optim.batch_size={batch}"],
@@ -235,11 +235,12 @@ def run(
         "osan_over_dann": ("osan", "dann"),
         "osan_mixup_over_dann": ("osan-mixup", "dann"),
         "source_only_over_dann": ("source-only", "dann"),
+        "osan_over_dann_session2": ("osan:session2", "dann:session2"),
+        "osan_speedup_session2": ("osan:session2", "osan"),
+        "dann_speedup_session2": ("dann:session2", "dann"),
+        "osan_all_over_split": ("osan:all", "osan"),
+        "osan_loop_adamw_over_fused": ("osan:loop-adamw", "osan"),
         "osan_over_dann_before": ("osan:before", "dann:before"),
-        "osan_over_dann_fused_adamw": ("osan:fused-adamw", "dann:fused-adamw"),
-        "osan_speedup": ("osan:before", "osan"),
-        "dann_speedup": ("dann:before", "dann"),
-        "osan_fused_adamw_speedup": ("osan", "osan:fused-adamw"),
         "osan_closed_form_over_gradient": ("osan:closed-form", "osan"),
     }
     for key, (num, den) in pairs.items():
@@ -290,9 +291,10 @@ def _median_ms(fns: dict[str, Callable[[], None]], repeats: int) -> dict[str, fl
 
 
 def components(cfg, dims, batch: int, repeats: int, compile_ddg: bool = False) -> dict[str, float]:
-    """OSAN's own parts at this config's shapes, alone (CPU ms): the DDG (fused and reference,
-    forward + backward), the discriminator on the generated and on the hard rows (forward +
-    backward), and one AdamW step over OSAN's parameters (for-loop and fused)."""
+    """OSAN's own parts at this config's shapes, alone (CPU ms): the DDG (fused and reference
+    with ``assign=all``, and ``forward_split``; forward + backward), the discriminator on the
+    generated rows of either assignment and on the hard rows (forward + backward), one AdamW
+    step over OSAN's parameters (for-loop and fused), and the conv encoder's GELU both ways."""
     from osan.methods import build_method
 
     torch.manual_seed(0)
@@ -324,15 +326,28 @@ def components(cfg, dims, batch: int, repeats: int, compile_ddg: bool = False) -
         opt = torch.optim.AdamW(params, lr=1e-4, weight_decay=1e-4, fused=fused)
         return opt.step
 
+    g_split = torch.randn(batch, 1, d, generator=g, requires_grad=True)  # (B, 1, D)
+    w_split = torch.randn(batch, 1, d, generator=g)
+
+    def ddg_split() -> None:
+        out = gen.forward_split(s, t, heads)
+        torch.autograd.backward([out.source, out.target], [w_split, w_split])
+
+    enc = _encoder_gelu(cfg, batch, g)
     if not hasattr(gen, "forward_reference"):
         raise SystemExit("--components needs OSAN with the DDG (ddg.kind=ddg, ddg.enabled=true)")
     fns = {
-        "ddg fused": ddg(gen.forward),
-        "ddg reference": ddg(gen.forward_reference),
-        "discriminator, generated rows": lambda: (disc(g_s).sum() + disc(g_t).sum()).backward(),
+        "ddg fused (assign=all)": ddg(gen.forward),
+        "ddg reference (assign=all)": ddg(gen.forward_reference),
+        "ddg split (assign=split)": ddg_split,
+        "discriminator, generated rows (all)": lambda: (
+            disc(g_s).sum() + disc(g_t).sum()
+        ).backward(),
+        "discriminator, generated rows (split)": lambda: disc(g_split).sum().backward(),
         "discriminator, 2B hard rows": lambda: disc(hard).sum().backward(),
         "adamw for-loop": adamw(False),
         "adamw fused": adamw(True),
+        **enc,
     }
     compile_s = None
     if compile_ddg:  # torch.compile of the reference composition: compile time, then speed
@@ -348,6 +363,31 @@ def components(cfg, dims, batch: int, repeats: int, compile_ddg: bool = False) -
     out["heads_per_step"] = k
     out["params"] = sum(p.numel() for p in osan.trainable_parameters())
     return out
+
+
+def _encoder_gelu(cfg, batch: int, g: torch.Generator) -> dict[str, Callable[[], None]]:
+    """The conv text encoder's core, forward + backward, with GELU on the transposed view of
+    the convolution's output (before session 3) and on a contiguous copy (now)."""
+    from osan.nn.encoders import masked_mean_max
+
+    hidden, length = cfg.encoder.hidden, 50
+    conv = torch.nn.Conv1d(hidden, hidden, kernel_size=3, padding=1)
+    x = torch.randn(batch, length, hidden, generator=g, requires_grad=True)  # (B, L, C)
+    mask = torch.ones(batch, length, dtype=torch.bool)
+
+    def core(contiguous: bool) -> Callable[[], None]:
+        def f() -> None:
+            y = conv(x.transpose(1, 2)).transpose(1, 2)  # (B, L, C)
+            if contiguous:
+                y = y.contiguous()
+            masked_mean_max(torch.nn.functional.gelu(y) + x, mask).sum().backward()
+
+        return f
+
+    return {
+        "conv encoder, GELU on transposed view": core(False),
+        "conv encoder, GELU contiguous": core(True),
+    }
 
 
 def thread_compare(runners: list[Runner], counts: list[int], repeats: int) -> list[dict]:

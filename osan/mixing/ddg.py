@@ -99,9 +99,30 @@ class DynamicDomainGenerator(nn.Module):
         if not 0.0 <= lam <= 1.0:
             raise ValueError(f"lam must be in [0, 1], got {lam}")
         self.dim, self.num_heads, self.key_dim, self.lam = dim, heads, key_dim, float(lam)
-        self.query = nn.Linear(dim, heads * key_dim)  # W_Q, b_Q of all heads
-        self.key_embed = nn.Parameter(torch.randn(heads, dim, key_dim))  # E_K: (H, D, r)
-        self.key_bias = nn.Parameter(torch.randn(heads, dim, key_dim))  # B_K: (H, D, r)
+        # One parameter per head and kind, so that a step that uses H' heads leaves the other
+        # heads without a gradient: the optimiser skips them (no momentum or weight-decay
+        # drift for a head that was not used), and autograd never materialises an (H, D, r)
+        # zero gradient for a gather of H' heads. Initialised as one Linear(D, H·r) and two
+        # N(0, 1) tensors (H, D, r) cut into heads.
+        lin = nn.Linear(dim, heads * key_dim)
+        w = lin.weight.detach().view(heads, key_dim, dim)
+        b = lin.bias.detach().view(heads, key_dim)
+        e_k, b_k = torch.randn(heads, dim, key_dim), torch.randn(heads, dim, key_dim)
+        self.query_weight = nn.ParameterList([nn.Parameter(w[h].clone()) for h in range(heads)])
+        self.query_bias = nn.ParameterList([nn.Parameter(b[h].clone()) for h in range(heads)])
+        self.key_embed = nn.ParameterList([nn.Parameter(e_k[h].clone()) for h in range(heads)])
+        self.key_bias = nn.ParameterList([nn.Parameter(b_k[h].clone()) for h in range(heads)])
+
+    def head_params(self, heads: Tensor | None) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """W_Q, b_Q, E_K, B_K of the heads ``heads`` (all when None), stacked.
+
+        Shape: (H', r, D), (H', r), (H', D, r), (H', D, r)
+        """
+        idx = range(self.num_heads) if heads is None else heads.tolist()
+        return tuple(  # type: ignore[return-value]
+            torch.stack([p[h] for h in idx])
+            for p in (self.query_weight, self.query_bias, self.key_embed, self.key_bias)
+        )
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}, heads={self.num_heads}, lam={self.lam}, key_dim={self.key_dim}"
@@ -113,7 +134,7 @@ class DynamicDomainGenerator(nn.Module):
             raise ValueError("heads must be a non-empty 1-D integer tensor of head indices")
         if int(heads.min()) < 0 or int(heads.max()) >= self.num_heads:
             raise ValueError(f"head indices must lie in [0, {self.num_heads})")
-        return heads.to(device=self.key_embed.device, dtype=torch.int64)
+        return heads.to(dtype=torch.int64)
 
     def relevance(self, query_src: Tensor, key_src: Tensor, heads: Tensor | None = None) -> Tensor:
         """The gate Norm(p^h) = D · softmax_j(⟨q^h, K^h[j]⟩ / √r) over the elements of
@@ -127,28 +148,13 @@ class DynamicDomainGenerator(nn.Module):
         self._check_pair(query_src, key_src)
         heads = self._check_heads(heads)
         r = self.key_dim
-        q = self._queries(query_src, heads)  # (B, H', r)
-        if heads is None:
-            e_k, b_k = self.key_embed, self.key_bias  # (H, D, r)
-        else:
-            e_k, b_k = self.key_embed[heads], self.key_bias[heads]  # (H', D, r)
+        w, b, e_k, b_k = self.head_params(heads)  # (H', r, D), (H', r), (H', D, r) x 2
+        q = torch.einsum("bd,hrd->bhr", query_src, w) + b  # q^h = W_Q^h s + b_Q^h, (B, H', r)
         # M^h[j] = (y_j ⟨q^h, E_K^h[j]⟩ + ⟨q^h, B_K^h[j]⟩) / √r, keys never materialised
         qe = torch.einsum("bhr,hdr->bhd", q, e_k)  # (B, H', D)
         qb = torch.einsum("bhr,hdr->bhd", q, b_k)  # (B, H', D)
         scores = (key_src.unsqueeze(1) * qe + qb) / math.sqrt(r)  # (B, H', D)
         return self.dim * torch.softmax(scores, dim=-1)  # Norm(p) = D·p, (B, H', D)
-
-    def _queries(self, x: Tensor, heads: Tensor | None) -> Tensor:
-        """q^h = W_Q^h x + b_Q^h of the heads ``heads`` (all when None).
-
-        Shape: x (N, D) -> (N, H', r)
-        """
-        r = self.key_dim
-        if heads is None:
-            return self.query(x).view(x.shape[0], self.num_heads, r)  # (N, H, r)
-        w = self.query.weight.view(self.num_heads, r, self.dim)[heads]  # (H', r, D)
-        b = self.query.bias.view(self.num_heads, r)[heads]  # (H', r)
-        return torch.einsum("bd,hrd->bhr", x, w) + b  # (N, H', r)
 
     def forward(
         self,
@@ -172,11 +178,8 @@ class DynamicDomainGenerator(nn.Module):
         b = s.shape[0]
         x = torch.cat([s, t])  # (2B, D): the kept sample of each direction
         y = torch.cat([t, s])  # (2B, D): the gated (and key) sample of each direction
-        q = self._queries(x, heads)  # (2B, H', r)
-        if heads is None:
-            e_k, b_k = self.key_embed, self.key_bias  # (H, D, r)
-        else:
-            e_k, b_k = self.key_embed[heads], self.key_bias[heads]  # (H', D, r)
+        w_q, b_q, e_k, b_k = self.head_params(heads)  # (H', r, D), (H', r), (H', D, r) x 2
+        q = torch.einsum("bd,hrd->bhr", x, w_q) + b_q  # q^h = W_Q^h x + b_Q^h, (2B, H', r)
         s_gen, t_gen = _GatedMix.apply(x, y, q, e_k, b_k, self.lam, b)  # (B, H', D) each
         return self._generated(s_gen, t_gen)
 
@@ -202,10 +205,8 @@ class DynamicDomainGenerator(nn.Module):
         t_h = t[: n * k].view(n, k, dim).transpose(0, 1)
         x = torch.cat([s_h, t_h], dim=1)  # (k, 2n, D): kept samples, both directions
         y = torch.cat([t_h, s_h], dim=1)  # (k, 2n, D): gated (and key) samples
-        w = self.query.weight.view(self.num_heads, r, dim)[heads]  # (k, r, D)
-        b = self.query.bias.view(self.num_heads, r)[heads]  # (k, r)
+        w, b, e_k, b_k = self.head_params(heads)  # (k, r, D), (k, r), (k, D, r) x 2
         a = (torch.bmm(x, w.transpose(1, 2)) + b.unsqueeze(1)) / math.sqrt(r)  # (k, 2n, r)
-        e_k, b_k = self.key_embed[heads], self.key_bias[heads]  # (k, D, r)
         scores = y * torch.bmm(a, e_k.transpose(1, 2)) + torch.bmm(a, b_k.transpose(1, 2))
         gate = dim * torch.softmax(scores, dim=-1)  # Norm(p), (k, 2n, D)
         out = self.lam * x + (1.0 - self.lam) * (y * gate)  # Eq. (4), (k, 2n, D)
