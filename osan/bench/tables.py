@@ -440,6 +440,60 @@ def _num(x: float | None) -> str:
     return "" if x is None or not math.isfinite(x) else f"{x:.12g}"
 
 
+#: The method a main suite's versus table compares with every other method.
+VERSUS_METHOD = "osan"
+
+
+def versus_md(suite: str, cells: list[Cell], method: str = VERSUS_METHOD) -> str | None:
+    """Does ``method`` beat each other method, on each metric, and by how much?
+
+    One table per benchmark and direction: a row per other method, a column per metric, the
+    cell the difference of the means oriented so that **+ means ``method`` is better** (for MAE,
+    lower is better, so + is a lower MAE), in the metric's table units. ``*`` marks a
+    difference larger than √(s₁² + s₂²), the seed-to-seed std of a difference of two single
+    runs (with 3 seeds a rough guide, not a test). The last column counts the metrics
+    ``method`` wins. None when ``method`` has no finished run.
+    """
+    if not any(c.method == method for c in cells):
+        return None
+    out = [
+        f"# {suite}: {S.METHOD_LABELS.get(method, method)} against every other method",
+        "",
+        "Difference of target-test means, **+ = "
+        f"{S.METHOD_LABELS.get(method, method)} better** (MAE: lower), accuracies and F1 in "
+        "points; `*`: |difference| > √(s₁² + s₂²) of the two rows' seed stds.",
+    ]
+    for bench, group in _sections(cells):
+        for d in _directions(group, bench):
+            sub = _ordered([c for c in group if c.direction == d], list(S.MAIN_METHODS))
+            ref = next((c for c in sub if c.method == method), None)
+            if ref is None:
+                continue
+            keys = [k for col in COLUMNS[ref.task] for k in col.keys if k in ref.mean]
+            cols = {k: col for col in COLUMNS[ref.task] for k in col.keys}
+            out += ["", f"## {bench} {DIRECTION_SHORT.get(d, d)} (n = {ref.n} seeds)", ""]
+            out.append("| vs | " + " | ".join(keys) + " | wins |")
+            out.append("|---|" + "---:|" * len(keys) + "---:|")
+            for c in sub:
+                if c is ref:
+                    continue
+                cells_txt, wins = [], 0
+                for k in keys:
+                    if k not in c.mean:
+                        cells_txt.append(MISSING)
+                        continue
+                    sign = -1.0 if METRIC_DIRECTIONS.get(k) == "min" else 1.0
+                    diff = sign * (ref.mean[k] - c.mean[k])
+                    scale, digits = _scale(cols[k])
+                    noise = math.hypot(ref.std.get(k, 0.0), c.std.get(k, 0.0))
+                    mark = "*" if ref.n > 1 and c.n > 1 and abs(diff) > noise else ""
+                    cells_txt.append(f"{diff * scale:+.{digits}f}{mark}")
+                    wins += diff > 0
+                name = c.label + (f" {ORACLE_MARK}" if c.uses_target_labels else "")
+                out.append(f"| {name} | " + " | ".join(cells_txt) + f" | {wins}/{len(keys)} |")
+    return "\n".join(out) + "\n"
+
+
 def _atomic_write(path: Path, text: str) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text, encoding="utf-8")
@@ -482,4 +536,11 @@ def write_tables(out: str | Path, suite: str, records: list[dict[str, Any]]) -> 
         ],
     }
     _atomic_write(out / "summary.json", json.dumps(summary, indent=2, allow_nan=False) + "\n")
-    return [md, out / "table.csv", out / "summary.json"]
+    written = [md, out / "table.csv", out / "summary.json"]
+    spec = S.SUITES.get(suite)
+    is_main = spec is not None and spec.kind == "main" and suite != S.SELECTION
+    versus = versus_md(suite, cells) if is_main else None
+    if versus is not None:
+        _atomic_write(out / "versus.md", versus)
+        written.append(out / "versus.md")
+    return written

@@ -12,7 +12,7 @@ attention matrix cannot, however, give a "feature-relevant distribution p" over 
 t, which is what ``c = t ⊙ Norm(p)`` needs. We therefore give every element j of t its own key.
 With s, t ∈ R^D, H heads and key dimension r:
 
-1. Query of head h from s (one ``Linear`` D → H·r produces all heads at once):
+1. Query of head h from s (W_Q^h, b_Q^h: one parameter per head, see ``head_params``):
        q^h = W_Q^h s + b_Q^h ∈ R^r
 2. Key of element j of t under head h: a learned per-element embedding scaled by the element's
    value, plus a learned per-element bias (E_K, B_K ∈ R^{H×D×r}):

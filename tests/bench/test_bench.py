@@ -287,3 +287,30 @@ def test_settings_hash_ignores_the_device():
     assert cpu.hash() != gpu.hash()
     assert settings_hash(cpu) == settings_hash(gpu)
     assert settings_hash(cpu) != settings_hash(load_config(None, ["optim.lr=0.01"]))
+
+
+def test_versus_table_says_whether_osan_beats_each_method_and_by_how_much(tmp_path):
+    records = [
+        rec("source-only", 1, mae=0.50, corr=0.60),
+        rec("source-only", 2, mae=0.52, corr=0.60),
+        rec("dan", 1, mae=0.90, corr=0.70),
+        rec("dan", 2, mae=0.90, corr=0.72),
+        rec("osan", 1, mae=0.70, corr=0.70),
+        rec("osan", 2, mae=0.70, corr=0.70),
+    ]
+    write_tables(tmp_path, "msa-main", records)
+    md = (tmp_path / "versus.md").read_text()
+    rows = {line.split(" | ")[0].strip("| "): line.split(" | ") for line in md.splitlines()}
+    header = rows["vs"]
+    dt, dan = rows["Direct Transfer (source-only)"], rows["DAN"]
+    mae, corr = header.index("mae"), header.index("corr")
+    # MAE: lower is better, so OSAN (0.70) vs Direct Transfer (0.51) is -0.190, a clear loss
+    assert dt[mae] == "-0.190*" and dt[corr] == "+0.100*"
+    assert dan[mae] == "+0.200*"  # OSAN's MAE is 0.2 lower than DAN's
+    assert dan[corr] == "-0.010"  # within the seeds' spread: no mark
+    assert dan[-1].strip(" |") == "1/7"  # wins MAE, loses Corr; equal accuracies are no win
+    assert "Oracle" not in md  # no oracle runs here
+    # no OSAN run: no versus table
+    other = tmp_path / "other"
+    assert write_tables(other, "msa-main", records[:4])[-1].name == "summary.json"
+    assert not (other / "versus.md").exists()
