@@ -103,7 +103,9 @@ class OptimConfig:
     grad_clip: float = 5.0
     head_hidden: int = 128
     fused: bool = True  # AdamW's fused kernel where the device has one (same update, one pass)
-    epoch: str = "longer"  # an epoch is one pass over: "longer" training split | "source"
+    # an epoch is one pass over: "longer" (the larger training split) | "labelled" (the split
+    # the method learns labels from: the source, or the target for the oracle; alias "source")
+    epoch: str = "longer"
 
 
 @dataclass(frozen=True)
@@ -332,8 +334,10 @@ def validate_config(cfg: Config) -> None:
         raise ConfigError(f"ddg.lam must lie in [0, 1], got {cfg.ddg.lam}")
     if cfg.ddg.kind not in ("ddg", "mixup"):
         raise ConfigError(f"ddg.kind must be ddg or mixup, got {cfg.ddg.kind!r}")
-    if cfg.optim.epoch not in ("longer", "source"):
-        raise ConfigError(f"optim.epoch must be longer or source, got {cfg.optim.epoch!r}")
+    if cfg.optim.epoch not in ("longer", "labelled", "source"):
+        raise ConfigError(
+            f"optim.epoch must be longer, labelled or source, got {cfg.optim.epoch!r}"
+        )
     if cfg.ddg.assign not in ("split", "all"):
         raise ConfigError(f"ddg.assign must be split or all, got {cfg.ddg.assign!r}")
     if cfg.tal.solver not in ("closed_form", "gradient"):

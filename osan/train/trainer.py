@@ -213,8 +213,10 @@ def fit(
         device=device,
     )
     src_loader, tgt_loader = ddp.shard(src_loader), ddp.shard(tgt_loader)
-    if cfg.optim.epoch == "source":  # one pass over the labelled source training split
-        steps_per_epoch = len(src_loader)
+    if cfg.optim.epoch in ("labelled", "source"):
+        # one pass over the labelled split the method learns from: the source's, or the
+        # target's for the supervised oracle
+        steps_per_epoch = len(tgt_loader if method.uses_target_labels else src_loader)
     else:  # "longer": one pass over the larger of the two training splits
         steps_per_epoch = max(len(src_loader), len(tgt_loader))
     epochs = cfg.optim.epochs

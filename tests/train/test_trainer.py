@@ -159,3 +159,42 @@ def test_domains_with_different_dims(tmp_path):
     assert math.isfinite(m["mae"])
     _, model, _ = load_run(tmp_path)
     assert isinstance(model, torch.nn.Module)
+
+
+@pytest.mark.parametrize(
+    "epoch, method, steps",
+    [
+        ("longer", "source-only", 8),  # the larger split: 128 source rows / 16
+        ("source", "source-only", 8),
+        ("longer", "oracle", 8),
+        ("labelled", "oracle", 4),  # the oracle learns from the 64 target rows
+        ("source", "oracle", 4),  # "source" is an alias of "labelled"
+    ],
+)
+def test_an_epoch_is_one_pass_over_the_chosen_split(tmp_path, epoch, method, steps):
+    source, _ = toy_domains(n=128, seed=0)
+    _, target = toy_domains(n=64, seed=1)
+    cfg = load_config(
+        overrides=[*TINY, "optim.batch_size=16", "optim.epochs=1", f"optim.epoch={epoch}"],
+        method=method,
+        seed=0,
+    )
+    fit(cfg, source, target, tmp_path, progress=False)
+    records = [json.loads(x) for x in (tmp_path / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records if r["event"] == "epoch"] == [steps]
+
+
+def test_a_uda_epoch_can_follow_the_smaller_labelled_source(tmp_path):
+    source, _ = toy_domains(n=64, seed=0)
+    _, target = toy_domains(n=128, seed=1)
+    steps = {}
+    for epoch in ("longer", "source"):
+        cfg = load_config(
+            overrides=[*TINY, "optim.batch_size=16", "optim.epochs=1", f"optim.epoch={epoch}"],
+            method="dann",
+            seed=0,
+        )
+        fit(cfg, source, target, tmp_path / epoch, progress=False)
+        log = (tmp_path / epoch / "log.jsonl").read_text().splitlines()
+        steps[epoch] = [json.loads(x)["step"] for x in log if json.loads(x)["event"] == "epoch"]
+    assert steps == {"longer": [8], "source": [4]}
