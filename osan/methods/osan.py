@@ -144,8 +144,8 @@ class OSAN(Method):
         assert self.generator is not None
         if self.cfg.ddg.assign == "all" or len(s) == 0:
             return self.generator(s, t, heads=heads, generator=self.rng)
-        if heads is None:
-            heads = torch.arange(self.cfg.ddg.heads)
+        if heads is None:  # every head this step, in a random order (B may be < H)
+            heads = torch.randperm(self.cfg.ddg.heads, generator=self.rng)
         if isinstance(self.generator, DynamicDomainGenerator):
             return self.generator.forward_split(s, t, heads)
         return self.generator.forward_split(s, t, heads, generator=self.rng)

@@ -89,3 +89,20 @@ def test_mixup_split_gives_each_row_its_heads_coefficient_and_label():
 def test_assign_must_be_split_or_all():
     with pytest.raises(ConfigError, match="ddg.assign"):
         cfg_for("osan", "ddg.assign=some")
+
+
+def test_split_with_every_head_per_step_still_reaches_every_head_when_b_is_smaller():
+    src, tgt, s, t = batches(n=8)  # B = 8 rows, H = 32 heads, all heads "per step"
+    cfg = cfg_for("osan", "ddg.heads=32", "ddg.heads_per_step=0")
+    method = build_method(cfg, describe_dims(src, tgt), 1).train()
+    seen: set[int] = set()
+    split = method.generator.forward_split
+
+    def record(s_, t_, heads):
+        seen.update(heads[: len(s_)].tolist())
+        return split(s_, t_, heads)
+
+    method.generator.forward_split = record
+    for _ in range(30):
+        method.training_step(s, t, 0.5)
+    assert seen == set(range(32))
