@@ -146,8 +146,6 @@ class OSAN(Method):
             return self.generator(s, t, heads=heads, generator=self.rng)
         if heads is None:  # every head this step, in a random order (B may be < H)
             heads = torch.randperm(self.cfg.ddg.heads, generator=self.rng)
-        if isinstance(self.generator, DynamicDomainGenerator):
-            return self.generator.forward_split(s, t, heads)
         return self.generator.forward_split(s, t, heads, generator=self.rng)
 
     def sample_heads(self) -> Tensor | None:

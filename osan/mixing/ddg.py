@@ -52,7 +52,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-__all__ = ["DynamicDomainGenerator", "Generated"]
+__all__ = ["DynamicDomainGenerator", "Generated", "deal_rows"]
 
 
 @dataclass
@@ -183,7 +183,9 @@ class DynamicDomainGenerator(nn.Module):
         s_gen, t_gen = _GatedMix.apply(x, y, q, e_k, b_k, self.lam, b)  # (B, H', D) each
         return self._generated(s_gen, t_gen)
 
-    def forward_split(self, s: Tensor, t: Tensor, heads: Tensor) -> Generated:
+    def forward_split(
+        self, s: Tensor, t: Tensor, heads: Tensor, *, generator: torch.Generator | None = None
+    ) -> Generated:
         """Eq. (4) with the batch dealt out over ``heads``: row i goes through head
         ``heads[i mod H']`` only, so each step covers H' generated domains with one generated
         sample per row and direction (``ddg.assign = "split"``; :meth:`forward` sends every row
@@ -192,14 +194,16 @@ class DynamicDomainGenerator(nn.Module):
         Shape:
             s, t: (B, D); heads: (H',)
             output: :class:`Generated` with source/target (n·H', 1, D) in row order, labels (1,)
+
+        ``generator`` is accepted and ignored, as in :meth:`forward`.
         """
+        del generator
         self._check_pair(s, t)
         heads = self._check_heads(heads)
         if heads is None:
             raise ValueError("forward_split needs the step's heads")
-        heads = heads[: max(1, min(len(heads), s.shape[0]))]
+        heads, n = deal_rows(s.shape[0], heads)
         k, r, dim = len(heads), self.key_dim, self.dim
-        n = s.shape[0] // k
         # row i = a·k + j -> head j: (n·k, D) -> (k, n, D), one group of rows per head
         s_h = s[: n * k].view(n, k, dim).transpose(0, 1)
         t_h = t[: n * k].view(n, k, dim).transpose(0, 1)
@@ -249,6 +253,17 @@ class DynamicDomainGenerator(nn.Module):
             source_domain_label=torch.full((n,), 1.0 - lam, device=s_gen.device, dtype=s_gen.dtype),
             target_domain_label=torch.full((n,), lam, device=s_gen.device, dtype=s_gen.dtype),
         )
+
+
+def deal_rows(rows: int, heads: Tensor) -> tuple[Tensor, int]:
+    """How ``forward_split`` deals ``rows`` samples out over ``heads``: row i goes to head
+    i mod H'. Returns the heads used (cut to ``rows`` when there are fewer rows than heads)
+    and n, the rows per head; the first n·H' rows are used, the remainder is dropped.
+
+    Shape: heads (H',) -> (min(H', rows) or 1,), n
+    """
+    heads = heads[: max(1, min(len(heads), rows))]
+    return heads, rows // len(heads)
 
 
 class _GatedMix(torch.autograd.Function):

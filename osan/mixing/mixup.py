@@ -14,7 +14,7 @@ import torch
 from scipy.special import betaincinv
 from torch import Tensor, nn
 
-from osan.mixing.ddg import Generated
+from osan.mixing.ddg import Generated, deal_rows
 
 __all__ = ["MixupGenerator", "mixup"]
 
@@ -77,6 +77,15 @@ class MixupGenerator(nn.Module):
         u = torch.rand(n, generator=generator, dtype=torch.float64, device=device).cpu()
         return torch.from_numpy(betaincinv(self.alpha, self.alpha, u.numpy()))  # (n,)
 
+    def _check(self, s: Tensor, t: Tensor, heads: Tensor | None) -> None:
+        if s.dim() != 2 or s.shape != t.shape:
+            raise ValueError(f"s and t must both be (B, D), got {tuple(s.shape)}, {tuple(t.shape)}")
+        if heads is not None:
+            if heads.dim() != 1 or heads.numel() == 0:
+                raise ValueError("heads must be a non-empty 1-D tensor of head indices")
+            if int(heads.min()) < 0 or int(heads.max()) >= self.num_heads:
+                raise ValueError(f"head indices must lie in [0, {self.num_heads})")
+
     def forward(
         self,
         s: Tensor,
@@ -85,16 +94,8 @@ class MixupGenerator(nn.Module):
         *,
         generator: torch.Generator | None = None,
     ) -> Generated:
-        if s.dim() != 2 or s.shape != t.shape:
-            raise ValueError(f"s and t must both be (B, D), got {tuple(s.shape)}, {tuple(t.shape)}")
-        if heads is None:
-            n = self.num_heads
-        else:
-            if heads.dim() != 1 or heads.numel() == 0:
-                raise ValueError("heads must be a non-empty 1-D tensor of head indices")
-            if int(heads.min()) < 0 or int(heads.max()) >= self.num_heads:
-                raise ValueError(f"head indices must lie in [0, {self.num_heads})")
-            n = heads.numel()
+        self._check(s, t, heads)
+        n = self.num_heads if heads is None else heads.numel()
         lam = self.sample_lam(n, generator).to(device=s.device, dtype=s.dtype)  # (H',)
         lam_b = lam.view(1, n, 1)  # broadcast over (B, H', D)
         s_gen = lam_b * s.unsqueeze(1) + (1.0 - lam_b) * t.unsqueeze(1)  # (B, H', D)
@@ -112,12 +113,9 @@ class MixupGenerator(nn.Module):
 
         Shape: s, t (B, D); heads (H',) -> source/target (n·H', 1, D), labels (n·H', 1)
         """
-        if s.dim() != 2 or s.shape != t.shape:
-            raise ValueError(f"s and t must both be (B, D), got {tuple(s.shape)}, {tuple(t.shape)}")
-        if heads.dim() != 1 or heads.numel() == 0:
-            raise ValueError("heads must be a non-empty 1-D tensor of head indices")
-        k = max(1, min(heads.numel(), s.shape[0]))
-        n = s.shape[0] // k
+        self._check(s, t, heads)
+        heads, n = deal_rows(s.shape[0], heads)
+        k = heads.numel()
         lam = self.sample_lam(k, generator).to(device=s.device, dtype=s.dtype)  # (k,)
         lam_rows = lam.repeat(n).unsqueeze(1)  # row a·k + j -> λ_j, (n·k, 1)
         s_gen = lam_rows * s[: n * k] + (1.0 - lam_rows) * t[: n * k]  # (n·k, D)

@@ -98,9 +98,9 @@ def test_split_with_every_head_per_step_still_reaches_every_head_when_b_is_small
     seen: set[int] = set()
     split = method.generator.forward_split
 
-    def record(s_, t_, heads):
+    def record(s_, t_, heads, **kwargs):
         seen.update(heads[: len(s_)].tolist())
-        return split(s_, t_, heads)
+        return split(s_, t_, heads, **kwargs)
 
     method.generator.forward_split = record
     for _ in range(30):
