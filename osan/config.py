@@ -59,6 +59,11 @@ class TALConfig:
     cca_init_steps: int = 1  # gradient solver: the first k steps set U/V by the closed form
     output_norm: bool = False  # layer-normalise the flattened projected tensor per sample
     corr_weight: float = 0.1  # weight of the TAL correlation objective in the total loss
+    # What the heads read: "residual" = [LN(modality embeddings), g·LN(TAL tensor)] with a
+    # learned scalar gate g (initialised at ``gate_init``), so TAL adds to what the embeddings
+    # carry; "replace" = the TAL tensor alone (the first build's reading of Fig. 3).
+    fusion: str = "residual"
+    gate_init: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -75,6 +80,10 @@ class DDGConfig:
     # (B generated rows per direction); "all": every sample through every head (B·H' rows)
     assign: str = "split"
     mixup_alpha: float = 2.0
+    # Where the gradient reversal sits: "after" the generator (its gates are trained against
+    # the discriminator, i.e. to pick what the domains share, §3.2's commonality) or "before"
+    # it (the first build: the gates were trained to help the discriminator).
+    reverse: str = "after"
 
 
 @dataclass(frozen=True)
@@ -91,6 +100,21 @@ class LossConfig:
     mmd_kernels: int = 5
     mmd_kernel_mul: float = 2.0
     disc_hidden: int = 256
+    # Label shift: "iw" weights the source rows of L_adv by w_k = q_t(k) / p_s(k), the ratio of
+    # the target's estimated class (regression: sentiment bin) frequencies, from the model's
+    # own target predictions, to the source's label frequencies (IWDAN-style); "none" = off.
+    label_shift: str = "none"
+    # What L_adv (with DDG) and L_dis align: "features" = what the head reads; "tal" = the
+    # normalised TAL tensor alone (with tal.fusion=residual), the head still reading both blocks.
+    align_on: str = "features"
+    # OSAN+ (``osan-plus``): weight of the self-training term on the target (0 = off). A
+    # student view of each target batch (a fraction ``st_mask`` of its time steps dropped)
+    # learns the prediction of the clean view (no dropout, no gradient): L1 for regression,
+    # cross-entropy on rows whose clean class probability is >= ``st_threshold``.
+    self_train: float = 0.0
+    st_mask: float = 0.3
+    st_threshold: float = 0.9
+    st_warmup: float = 0.2  # fraction of training over which the weight ramps up linearly
 
 
 @dataclass(frozen=True)
@@ -192,6 +216,7 @@ TASK_PRESETS: dict[str, dict[str, Any]] = {
 # Config changes implied by a method name (applied after the task preset, before the user's).
 METHOD_PRESETS: dict[str, dict[str, Any]] = {
     "osan-mixup": {"ddg": {"kind": "mixup"}},
+    "osan-plus": {"loss": {"self_train": 1.0}},
 }
 
 
@@ -360,6 +385,18 @@ def validate_config(cfg: Config) -> None:
         raise ConfigError("optim.batch_size must be at least 2")
     if cfg.optim.epochs < 1:
         raise ConfigError("optim.epochs must be at least 1")
+    if cfg.tal.fusion not in ("residual", "replace"):
+        raise ConfigError(f"tal.fusion must be residual or replace, got {cfg.tal.fusion!r}")
+    if cfg.ddg.reverse not in ("after", "before"):
+        raise ConfigError(f"ddg.reverse must be after or before, got {cfg.ddg.reverse!r}")
+    if cfg.loss.label_shift not in ("none", "iw"):
+        raise ConfigError(f"loss.label_shift must be none or iw, got {cfg.loss.label_shift!r}")
+    if cfg.loss.align_on not in ("features", "tal"):
+        raise ConfigError(f"loss.align_on must be features or tal, got {cfg.loss.align_on!r}")
+    if cfg.loss.self_train < 0:
+        raise ConfigError(f"loss.self_train must be >= 0, got {cfg.loss.self_train}")
+    if not 0.0 <= cfg.loss.st_mask < 1.0:
+        raise ConfigError(f"loss.st_mask must lie in [0, 1), got {cfg.loss.st_mask}")
     if cfg.encoder.kind not in ("conv", "gru", "mean"):
         raise ConfigError(f"encoder.kind must be conv, gru or mean, got {cfg.encoder.kind!r}")
 

@@ -677,6 +677,19 @@ class TensorAlignment(nn.Module):
         v = {m: self.projection(m, "target").detach().to(f64).clone() for m in self.modalities}
         ps = {m: xs[m] @ u[m] for m in self.modalities}  # (B, D_m)
         pt = {m: ys[m] @ v[m] for m in self.modalities}  # (B, D_m)
+        # Tied modes (one projection for both domains) keep V^(n) = U^(n) through the sweeps,
+        # so every other mode's statistics see the projection the model actually applies.
+        tied = {
+            m
+            for m in self.modalities
+            if self.projection(m, "target") is self.projection(m, "source")
+        }
+
+        def tie_mode(n: str) -> None:
+            if n in tied:
+                v[n] = u[n]
+                pt[n] = ys[n] @ v[n]  # (B, D_n)
+
         new_cov: dict[str, tuple[Tensor, Tensor, Tensor]] = {}
         corrs: dict[str, Tensor] = {}
         if int(self.num_updates) == 0:  # initialisation: per-mode CCA, see the module doc
@@ -685,6 +698,7 @@ class TensorAlignment(nn.Module):
                 u[n], v[n], _ = _cca_solve(sx, sy, cxy, u[n], v[n], self.eps)
                 ps[n] = xs[n] @ u[n]  # (B, D_n)
                 pt[n] = ys[n] @ v[n]  # (B, D_n)
+                tie_mode(n)
         for _ in range(self.sweeps):
             for n in self.modalities:
                 sx, sy, cxy = self._stats(n, xs, ys, ps, pt, thin=per_batch)
@@ -695,13 +709,14 @@ class TensorAlignment(nn.Module):
                 u[n], v[n], corrs[n] = _cca_solve(sx, sy, cxy, u[n], v[n], self.eps, self.orient)
                 ps[n] = xs[n] @ u[n]  # (B, D_n)
                 pt[n] = ys[n] @ v[n]  # (B, D_n)
+                tie_mode(n)
                 if self.momentum is not None:
                     new_cov[n] = (sx.basis, sx.cov, sy.basis, sy.cov, cxy)
         for m in self.modalities:
-            # With ``tie`` the target projection of a mode with equal dims IS U^(n), so the
-            # second copy wins: the shared projection holds the target-side solution V^(n).
+            # A tied mode's one projection holds the source-side solution U^(n).
             self.projection(m, "source").copy_(u[m])
-            self.projection(m, "target").copy_(v[m])
+            if m not in tied:
+                self.projection(m, "target").copy_(v[m])
             self.running_mean(m, "source").copy_(mean_s[m])
             self.running_mean(m, "target").copy_(mean_t[m])
             if m in new_cov:

@@ -11,6 +11,7 @@ A suite expands to a list of :class:`RunSpec` — one ``fit`` each — with a st
 | ``vtc-main``       | every method on the generated ``vtc`` benchmark             | Table 6    |
 | ``real-text``      | every method x CMU-MOSEI <-> CMU-MOSI transcripts (text)    | Table 1*   |
 | ``ablation-*``     | OSAN variants on msa A2B (Tables 2-5) and vtc (Tables 7-10) | Tables 2-10|
+| ``ablation-design``| OSAN's session-4 design choices, one at a time              | (none)     |
 | ``selection``      | a hyper-parameter grid per method on msa, vtc and real text | (osan select)|
 
 Ablation variants are config overrides of ``osan``; each ablation suite has one *reference*
@@ -36,6 +37,7 @@ MAIN_METHODS: tuple[str, ...] = (
     "mdmn",
     "osan-mixup",
     "osan",
+    "osan-plus",
     "oracle",
 )
 
@@ -49,6 +51,7 @@ METHOD_LABELS: dict[str, str] = {
     "mdmn": "MDMN",
     "osan-mixup": "OSAN (TAL + Mixup)",
     "osan": "OSAN (TAL + DDG)",
+    "osan-plus": "OSAN+ (OSAN + target self-training; not in the paper)",
     "oracle": "Oracle (supervised on target labels)",
 }
 
@@ -189,6 +192,13 @@ SUITES: dict[str, Suite] = {
             ("msa", "vtc"),
         ),
         Suite(
+            "ablation-design",
+            "ablation",
+            "OSAN's design choices since session 4, one at a time",
+            "(not in the paper)",
+            ("msa", "vtc"),
+        ),
+        Suite(
             "selection",
             "main",
             "Hyper-parameter grids for model selection without target labels (osan select)",
@@ -217,7 +227,10 @@ def _module_variants(task: str) -> list[Variant]:
 def _loss_variants(task: str) -> list[Variant]:
     return [
         Variant("full", "L_task + L_adv + L_dis", "osan", ("loss.adv=true", "loss.dis=true"), True),
-        Variant("L_task", "L_task", "osan", ("loss.adv=false", "loss.dis=false")),
+        # L_task alone: no adversarial, no discrepancy and no TAL correlation term.
+        Variant(
+            "L_task", "L_task", "osan", ("loss.adv=false", "loss.dis=false", "tal.corr_weight=0")
+        ),
         Variant("L_task+adv", "L_task + L_adv", "osan", ("loss.adv=true", "loss.dis=false")),
         Variant("L_task+dis", "L_task + L_dis", "osan", ("loss.adv=false", "loss.dis=true")),
     ]
@@ -302,7 +315,21 @@ def _pairing_variants(task: str) -> list[Variant]:
     ]
 
 
+def _design_variants(task: str) -> list[Variant]:
+    """Each session-4 choice of docs/method.md ("OSAN as built") reverted alone, plus the
+    label-shift weights and OSAN+'s self-training added alone."""
+    return [
+        Variant("full", "OSAN (defaults)", "osan", reference=True),
+        Variant("fusion-replace", "TAL tensor alone", "osan", ("tal.fusion=replace",)),
+        Variant("reverse-before", "GRL before DDG", "osan", ("ddg.reverse=before",)),
+        Variant("pairing-nearest", "nearest pairing", "osan", ("tal.pairing=nearest",)),
+        Variant("iw", "+ label-shift weights", "osan", ("loss.label_shift=iw",)),
+        Variant("plus", "+ self-training (OSAN+)", "osan-plus"),
+    ]
+
+
 _ABLATIONS = {
+    "ablation-design": _design_variants,
     "ablation-modules": _module_variants,
     "ablation-losses": _loss_variants,
     "ablation-ddg": _ddg_variants,

@@ -61,6 +61,7 @@ ABLATION_CORNER = {
     "ablation-ddg": "DDG",
     "ablation-tal": "TAL",
     "ablation-pairing": "Pairing",
+    "ablation-design": "Design",
 }
 
 DIRECTION_SHORT = {

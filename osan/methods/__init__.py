@@ -23,6 +23,7 @@ def register(name: str, factory: Callable[..., Method]) -> None:
 
 register("osan", OSAN)
 register("osan-mixup", OSAN)  # config preset ddg.kind=mixup (see METHOD_PRESETS)
+register("osan-plus", OSAN)  # OSAN+: config preset loss.self_train=1 (an extension, not the paper)
 register("source-only", SourceOnly)
 register("oracle", Oracle)
 register("dan", DAN)

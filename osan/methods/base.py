@@ -88,8 +88,8 @@ class Method(nn.Module):
         """The shared representation that heads, discriminators and analyses read."""
         return self.fuse(self.encoder(batch, domain), domain)
 
-    def make_head(self, in_dim: int) -> MLPHead:
-        return MLPHead(in_dim, self.cfg.optim.head_hidden, self.num_outputs)
+    def make_head(self, in_dim: int, norm: bool = True) -> MLPHead:
+        return MLPHead(in_dim, self.cfg.optim.head_hidden, self.num_outputs, norm=norm)
 
     def predict(self, batch: Batch, domain: str) -> Tensor:
         """(B,) regression values or (B, K) class logits."""

@@ -41,17 +41,25 @@ def phase_progress(progress: float, phases: tuple[Phase, ...], name: str) -> flo
 
 
 def adversarial_terms(
-    discriminator: DomainDiscriminator, f_s: Tensor, f_t: Tensor, coeff: float
+    discriminator: DomainDiscriminator,
+    f_s: Tensor,
+    f_t: Tensor,
+    coeff: float,
+    source_weight: Tensor | None = None,
 ) -> tuple[Tensor, float]:
     """BCE of ``discriminator`` on reversed source (label 0) and target (label 1) features,
-    and its domain accuracy (for the log).
+    and its domain accuracy (for the log). ``source_weight`` re-weights the source rows
+    (target rows weigh 1), e.g. by an estimated class ratio under label shift.
 
-    Shape: f_s (B_s, D), f_t (B_t, D) -> () loss, float accuracy
+    Shape: f_s (B_s, D), f_t (B_t, D), source_weight (B_s,) -> () loss, float accuracy
     """
     r = grad_reverse(torch.cat([f_s, f_t]), coeff)  # (B_s + B_t, D)
     logits = discriminator(r)  # (B_s + B_t,)
     domain = torch.cat([torch.zeros(len(f_s)), torch.ones(len(f_t))]).to(logits)
-    return domain_adversarial_loss(logits, domain), domain_accuracy(logits, domain)
+    weight = None
+    if source_weight is not None:
+        weight = torch.cat([source_weight.to(logits), torch.ones(len(f_t)).to(logits)])
+    return domain_adversarial_loss(logits, domain, weight), domain_accuracy(logits, domain)
 
 
 class DANN(Method):

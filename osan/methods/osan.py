@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor
+from torch import Tensor, nn
 
 from osan.alignment.adversarial import domain_adversarial_loss
+from osan.alignment.label_shift import LabelShiftWeights
 from osan.alignment.mmd import mk_mmd
 from osan.alignment.pairing import pair_indices
+from osan.alignment.self_training import drop_time_steps, self_training_loss
 from osan.alignment.tal import TensorAlignment
 from osan.config import Config
 from osan.methods.base import Method, combine, modality_dims
+from osan.methods.dann import adversarial_terms
 from osan.mixing.ddg import DynamicDomainGenerator, Generated
 from osan.mixing.mixup import MixupGenerator
 from osan.nn.discriminator import DomainDiscriminator
@@ -56,8 +59,16 @@ class OSAN(Method):
                 tie=cfg.tal.tie,
                 output_norm=cfg.tal.output_norm,
             )
-        dim = self.feature_dim
-        self.head = self.make_head(dim)
+        self.residual = self.tal is not None and cfg.tal.fusion == "residual"
+        if self.residual:  # per-block normalisation; the gate lets TAL in as it helps
+            self.embed_norm = nn.LayerNorm(sum(self.embed_dims.values()))
+            self.tal_norm = nn.LayerNorm(self.tal.out_dim)
+            self.tal_gate = nn.Parameter(torch.tensor(float(cfg.tal.gate_init)))
+        self.head = self.make_head(self.feature_dim, norm=not self.residual)
+        dim = self.align_dim
+        self.label_shift = None
+        if cfg.loss.label_shift == "iw" and cfg.loss.adv:
+            self.label_shift = LabelShiftWeights(cfg.task, num_outputs)
         self.discriminator = None
         if cfg.loss.adv:
             self.discriminator = DomainDiscriminator(dim, hidden=cfg.loss.disc_hidden)
@@ -76,14 +87,55 @@ class OSAN(Method):
 
     @property
     def feature_dim(self) -> int:
-        if self.tal is not None:
+        if self.tal is None:
+            return super().feature_dim
+        if self.residual:
+            return super().feature_dim + self.tal.out_dim
+        return self.tal.out_dim
+
+    @property
+    def align_dim(self) -> int:
+        """Width of what the discriminator, DDG and MK-MMD see (see :meth:`represent`)."""
+        if self.residual and self.cfg.loss.align_on == "tal":
             return self.tal.out_dim
-        return super().feature_dim
+        return self.feature_dim
+
+    def represent(self, h: dict[str, Tensor], domain: str) -> tuple[Tensor, Tensor]:
+        """The representation the heads read, and the one the domain losses align.
+
+        ``tal.fusion = "residual"``: f = [LN(h_1; …; h_N), g · LN(TAL tensor)], g a learned
+        scalar (initialised at ``tal.gate_init``); ``"replace"``: f = the TAL tensor alone.
+        Aligned: f itself, or with ``loss.align_on = "tal"`` (residual fusion only) LN(TAL
+        tensor), ungated: alignment acts in TAL's space, the head reads both blocks.
+
+        Shape: {m: (B, E_m)} -> f (B, feature_dim), a (B, align_dim)
+        """
+        if self.tal is None:
+            f = super().fuse(h, domain)
+            return f, f
+        t = self.tal.project(h, domain)  # (B, Π D_n) — Eq. (1)'s projected tensor
+        if not self.residual:
+            return t, t
+        e = torch.cat([h[m] for m in self.modalities], dim=-1)  # (B, Σ E_m)
+        t = self.tal_norm(t)
+        f = torch.cat([self.embed_norm(e), self.tal_gate * t], dim=-1)  # (B, Σ E_m + T)
+        return f, (t if self.cfg.loss.align_on == "tal" else f)
 
     def fuse(self, h: dict[str, Tensor], domain: str) -> Tensor:
-        if self.tal is not None:
-            return self.tal.project(h, domain)  # (B, Π D_n) — Eq. (1)'s projected tensor
-        return super().fuse(h, domain)
+        """The representation the heads read (:meth:`represent`). Shape: (B, feature_dim)"""
+        return self.represent(h, domain)[0]
+
+    @torch.no_grad()
+    def clean_predict(self, batch: Batch, domain: str) -> Tensor:
+        """Predictions without dropout and without gradient (pseudo-labels, teacher).
+
+        Shape: (B,) regression values or (B, K) logits"""
+        was_training = self.training
+        self.train(False)
+        try:
+            return self.head(self.features(batch, domain))
+        finally:
+            self.train(was_training)
 
     # -- pieces of the step ---------------------------------------------------------------
     def pair(
@@ -104,25 +156,41 @@ class OSAN(Method):
                 generator=self.rng,
             )
 
-    def adversarial_loss(self, f_s: Tensor, f_t: Tensor, pair: Tensor, progress: float) -> Tensor:
+    def adversarial_loss(
+        self,
+        f_s: Tensor,
+        f_t: Tensor,
+        pair: Tensor,
+        progress: float,
+        source_weight: Tensor | None = None,
+    ) -> Tensor:
         """L_adv: the discriminator sees source (label 0), target (label 1) and the generated
-        soft domains with soft labels; the encoders see the reversed gradient."""
+        soft domains with soft labels; the encoders see the reversed gradient.
+
+        ``ddg.reverse = "after"``: the generator mixes the features themselves and the
+        reversal sits between it and the discriminator, so its gates are trained to confuse
+        the discriminator (to pick what the domains share); ``"before"``: it mixes reversed
+        features, and its gates are trained to help the discriminator.
+
+        Shape: f_s, f_t (B, D); pair (B,); source_weight (B,) or None -> ()
+        """
         coeff = grl_coeff(progress, gamma=self.cfg.loss.grl_gamma, max_coeff=self.cfg.loss.grl_max)
-        r_s = grad_reverse(f_s, coeff)  # (B, D)
-        r_t = grad_reverse(f_t, coeff)  # (B, D)
-        logits = self.discriminator(torch.cat([r_s, r_t]))  # (2B,)
-        hard = torch.cat([torch.zeros(len(r_s)), torch.ones(len(r_t))]).to(logits)
-        loss = domain_adversarial_loss(logits, hard)
+        loss, _ = adversarial_terms(self.discriminator, f_s, f_t, coeff, source_weight)
         if self.generator is None:
             return loss
         heads = self.sample_heads()
-        gen = self.generate(r_s[pair], r_t, heads)
-        b, h, d = gen.source.shape
-        logits = self.discriminator(torch.cat([gen.source, gen.target]).reshape(2 * b * h, d))
+        if self.cfg.ddg.reverse == "after":
+            gen = self.generate(f_s[pair], f_t, heads)
+            gen_s, gen_t = grad_reverse(gen.source, coeff), grad_reverse(gen.target, coeff)
+        else:
+            gen = self.generate(grad_reverse(f_s, coeff)[pair], grad_reverse(f_t, coeff), heads)
+            gen_s, gen_t = gen.source, gen.target
+        b, h, d = gen_s.shape
+        logits = self.discriminator(torch.cat([gen_s, gen_t]).reshape(2 * b * h, d))
         labels = torch.cat(
             [
-                gen.source_domain_label.to(gen.source).expand(b, h).reshape(-1),
-                gen.target_domain_label.to(gen.target).expand(b, h).reshape(-1),
+                gen.source_domain_label.to(gen_s).expand(b, h).reshape(-1),
+                gen.target_domain_label.to(gen_t).expand(b, h).reshape(-1),
             ]
         )  # (2·B·H',) soft labels, in the order of the logits
         soft = domain_adversarial_loss(logits, labels)
@@ -159,16 +227,20 @@ class OSAN(Method):
     def training_step(self, src: Batch, tgt: Batch, progress: float) -> StepOutput:
         h_s = self.encoder(src, "source")  # {m: (B, E_m)}
         h_t = self.encoder(tgt, "target")  # {m: (B, E_m)}
-        f_s = self.fuse(h_s, "source")  # (B, D)
-        f_t = self.fuse(h_t, "target")  # (B, D)
+        f_s, a_s = self.represent(h_s, "source")  # (B, D), (B, D_a)
+        f_t, a_t = self.represent(h_t, "target")  # (B, D), (B, D_a)
         pred_s = self.head(f_s)
         terms = {"task": self.task_loss(pred_s, src.label)}
         loss_cfg = self.cfg.loss
-        needs_pairs = self.tal is not None or self.generator is not None
         pair = None
-        if needs_pairs:
-            with torch.no_grad():
-                pred_t = self.head(f_t)
+        needs_pred = (
+            self.tal is not None
+            or self.generator is not None
+            or self.label_shift is not None
+            or loss_cfg.self_train > 0
+        )
+        pred_t = self.clean_predict(tgt, "target") if needs_pred else None  # no dropout
+        if self.tal is not None or self.generator is not None:
             pair = self.pair(h_s, h_t, pred_t, src.label)
         if self.tal is not None:
             h_sp = select_rows(h_s, pair)
@@ -178,16 +250,29 @@ class OSAN(Method):
                 {m: x.detach() for m, x in h_sp.items()},
                 {m: x.detach() for m, x in h_t.items()},
             )
+        weight = None
+        if self.label_shift is not None:
+            self.label_shift.update(src.label, pred_t)
+            weight = self.label_shift.weights(src.label)  # (B,)
         if self.discriminator is not None:
             if pair is None:
                 pair = torch.arange(len(f_t))
-            terms["adv"] = self.adversarial_loss(f_s, f_t, pair, progress)
+            terms["adv"] = self.adversarial_loss(a_s, a_t, pair, progress, weight)
         if loss_cfg.dis:
             terms["dis"] = mk_mmd(
-                f_s, f_t, num_kernels=loss_cfg.mmd_kernels, kernel_mul=loss_cfg.mmd_kernel_mul
+                a_s, a_t, num_kernels=loss_cfg.mmd_kernels, kernel_mul=loss_cfg.mmd_kernel_mul
             )
         weights = {"adv": loss_cfg.alpha, "dis": loss_cfg.beta, "corr": self.cfg.tal.corr_weight}
-        return combine(terms, weights)
+        if loss_cfg.self_train > 0:
+            view = drop_time_steps(tgt, loss_cfg.st_mask, self.rng)
+            student = self.head(self.features(view, "target"))
+            terms["st"] = self_training_loss(student, pred_t, self.task, loss_cfg.st_threshold)
+            ramp = min(1.0, progress / loss_cfg.st_warmup) if loss_cfg.st_warmup > 0 else 1.0
+            weights["st"] = loss_cfg.self_train * ramp
+        out = combine(terms, weights)
+        if self.residual:
+            out.logs["tal_gate"] = float(self.tal_gate.detach())
+        return out
 
     def on_step_end(self) -> None:
         """TAL's closed-form alternating-projection update (Eq. 2) on this step's pairs.

@@ -137,13 +137,16 @@ class MultimodalEncoder(nn.Module):
 
 
 class MLPHead(nn.Module):
-    """Task head: (B, D) -> (B,) for regression (``out=1``) or (B, K) logits."""
+    """Task head: (B, D) -> (B,) for regression (``out=1``) or (B, K) logits.
 
-    def __init__(self, in_dim: int, hidden: int, out: int, dropout: float = 0.1):
+    ``norm``: a LayerNorm over the whole input first (off where the representation already
+    normalises each of its blocks, e.g. OSAN's residual fusion)."""
+
+    def __init__(self, in_dim: int, hidden: int, out: int, dropout: float = 0.1, norm: bool = True):
         super().__init__()
         self.out = out
         self.net = nn.Sequential(
-            nn.LayerNorm(in_dim),
+            nn.LayerNorm(in_dim) if norm else nn.Identity(),  # off: the input is normalised
             nn.Dropout(dropout),
             nn.Linear(in_dim, hidden),
             nn.GELU(),

@@ -27,6 +27,7 @@ SHORT_LABELS: dict[str, str] = {
     "mm-sada": "MM-SADA",
     "mdmn": "MDMN",
     "osan-mixup": "OSAN (TAL + Mixup)",
+    "osan-plus": "OSAN+",
     "osan": "OSAN",
     "oracle": "Oracle †",
 }

@@ -134,3 +134,19 @@ def test_tie_shares_one_projection_where_dims_agree():
     tal = TensorAlignment(DIMS, tdims, OUT, solver="gradient", tie=True)
     assert tal.projection("text", "target") is tal.projection("text", "source")
     assert tal.projection("vision", "target") is not tal.projection("vision", "source")
+
+
+def test_a_tied_update_writes_the_source_side_solution_into_the_shared_projection():
+    """With one modality nothing couples the modes, so a tied update must leave exactly the
+    untied update's source-side U in the shared projection (not the target-side V)."""
+    torch.manual_seed(0)
+    hs = {"text": torch.randn(64, 12, dtype=torch.float64)}
+    ht = {"text": hs["text"] @ torch.randn(12, 12, dtype=torch.float64) * 0.5}
+    out = {"text": 3}
+    tied = TensorAlignment({"text": 12}, {"text": 12}, out, solver="gradient", tie=True)
+    untied = TensorAlignment({"text": 12}, {"text": 12}, out, solver="gradient", tie=False)
+    tied.update(hs, ht)
+    untied.update(hs, ht)
+    u = untied.projection("text", "source")
+    assert not torch.allclose(u, untied.projection("text", "target"), atol=1e-3)
+    torch.testing.assert_close(tied.projection("text", "target"), u)

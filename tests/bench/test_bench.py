@@ -46,7 +46,7 @@ def test_run_ids_are_stable_and_readable():
         "ablation-ddg/A2B/H32-lam0.85/seed1",
         "ablation-ddg/A2B/H32-lam0.9/seed1",
     ]
-    assert len(S.plan("msa-main", [1], quick=True)) == 18
+    assert len(S.plan("msa-main", [1], quick=True)) == 2 * len(S.MAIN_METHODS)
     assert {r.variant.name for r in S.plan("ablation-modules", [1]) if r.variant.reference} == {
         "full"
     }

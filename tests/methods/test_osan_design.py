@@ -1,0 +1,98 @@
+"""OSAN's design choices that decide whether it transfers (docs/method.md, "OSAN as built"):
+the residual gated fusion, the reversal after DDG, dropout-free pseudo-labels, the label-shift
+weights and OSAN+'s self-training term."""
+
+import torch
+
+from osan.bench.suites import variants
+from osan.methods import build_method
+from osan.train.trainer import describe_dims
+from tests.methods.test_baselines import batches, cfg_for, train_steps
+
+
+def _osan(*extra, method="osan", seed=0):
+    src, tgt, s, t = batches(n=48)
+    cfg = cfg_for(method, *extra, seed=seed)
+    return build_method(cfg, describe_dims(src, tgt), 1).train(), cfg, s, t
+
+
+def test_residual_fusion_reads_embeddings_and_a_gated_tal_block():
+    m, _, s, _ = _osan()
+    e = sum(m.embed_dims.values())
+    assert m.feature_dim == e + m.tal.out_dim
+    f = m.features(s, "source")
+    assert f.shape == (s.size, e + m.tal.out_dim)
+    assert torch.all(f[:, e:] == 0)  # the gate starts at 0: TAL adds nothing yet
+    replace, _, _, _ = _osan("tal.fusion=replace")
+    assert replace.feature_dim == replace.tal.out_dim
+
+
+def test_at_gate_zero_predictions_do_not_depend_on_tal_and_the_gate_learns():
+    m, cfg, s, t = _osan()
+    m.eval()
+    before = m.predict(s, "source")
+    with torch.no_grad():
+        for p in m.tal.parameters():
+            p.add_(torch.randn_like(p))
+    torch.testing.assert_close(m.predict(s, "source"), before)
+    m.train()
+    train_steps(m, cfg, s, t, 3)
+    assert float(m.tal_gate.detach()) != 0.0
+
+
+def _generator_grads(reverse):
+    torch.manual_seed(0)  # same initial weights for both placements
+    m, _, _, _ = _osan(f"ddg.reverse={reverse}", seed=3)
+    m.eval()  # no dropout: both placements compute the same forward values
+    f_s, f_t = torch.randn(16, m.feature_dim), torch.randn(16, m.feature_dim)
+    loss = m.adversarial_loss(f_s, f_t, torch.arange(16), progress=1.0)
+    loss.backward()
+    return loss.detach(), [p.grad.clone() for p in m.generator.parameters() if p.grad is not None]
+
+
+def test_reversal_after_ddg_trains_its_gates_against_the_discriminator():
+    loss_after, after = _generator_grads("after")
+    loss_before, before = _generator_grads("before")
+    torch.testing.assert_close(loss_after, loss_before)  # same forward values
+    assert after and len(after) == len(before)
+    coeff = 2.0 / (1.0 + torch.exp(torch.tensor(-10.0))) - 1.0  # grl_coeff(1.0)
+    for a, b in zip(after, before, strict=True):
+        assert b.abs().sum() > 0
+        torch.testing.assert_close(a, -coeff * b)
+
+
+def test_pseudo_labels_are_dropout_free_and_leave_the_mode_alone():
+    m, _, _, t = _osan("encoder.dropout=0.5")
+    a, b = m.clean_predict(t, "target"), m.clean_predict(t, "target")
+    torch.testing.assert_close(a, b)
+    assert m.training and not a.requires_grad
+
+
+def test_osan_plus_adds_the_self_training_term_and_osan_does_not():
+    plus, _, s, t = _osan(method="osan-plus")
+    out = plus.training_step(s, t, 0.5)
+    assert "st" in out.logs and out.logs["st"] > 0
+    osan, _, _, _ = _osan()
+    assert "st" not in osan.training_step(s, t, 0.5).logs
+
+
+def test_label_shift_weights_run_inside_the_step():
+    m, _, s, t = _osan("loss.label_shift=iw")
+    before = m.label_shift.target_freq.clone()
+    m.training_step(s, t, 0.5)
+    assert not torch.equal(before, m.label_shift.target_freq)
+
+
+def test_the_l_task_ablation_keeps_only_the_task_loss():
+    (lt,) = [v for v in variants("ablation-losses", "msa") if v.name == "L_task"]
+    m, _, s, t = _osan(*lt.overrides)
+    assert set(m.training_step(s, t, 0.5).logs) == {"task", "total", "tal_gate"}
+
+
+def test_align_on_tal_aligns_the_ungated_tal_block_while_the_head_reads_both():
+    m, _, s, _ = _osan("loss.align_on=tal")
+    assert m.align_dim == m.tal.out_dim < m.feature_dim
+    f, a = m.represent(m.encoder(s, "source"), "source")
+    assert f.shape[1] == m.feature_dim and a.shape[1] == m.tal.out_dim
+    assert a.abs().sum() > 0  # not gated: alignment acts from the first step
+    assert m.discriminator.net[0].in_features == m.tal.out_dim
