@@ -290,7 +290,7 @@ def fit(
                     )
                 opt.step()
                 sched.step()
-                method.on_step_end()
+                method.on_step_end(gather=ddp.gather_rows)
                 global_step += 1
                 for k, v in out_step.logs.items():
                     sums[k] = sums.get(k, 0.0) + v

@@ -15,13 +15,8 @@ from osan.config import load_config
 from osan.data.domain import SplitLoader
 from osan.data.mmsa import save_mmsa
 from osan.methods import REGISTRY, register
-from osan.train.distributed import (
-    DistContext,
-    DistributedError,
-    ShardedLoader,
-    launch,
-    resolve_nproc,
-)
+from osan.train.distributed import DistContext, DistributedError, ShardedLoader
+from osan.train.launch import launch, resolve_nproc
 from osan.train.trainer import fit
 from tests.helpers import TINY, toy_domains
 
