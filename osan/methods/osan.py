@@ -22,7 +22,7 @@ from osan.mixing.ddg import DynamicDomainGenerator, Generated
 from osan.mixing.mixup import MixupGenerator
 from osan.nn.discriminator import DomainDiscriminator
 from osan.nn.grl import grad_reverse
-from osan.train.schedules import grl_coeff
+from osan.schedules import grl_coeff
 from osan.types import Batch, StepOutput
 
 

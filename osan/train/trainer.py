@@ -37,9 +37,9 @@ from osan.eval.evaluate import (
 )
 from osan.eval.selection import DEFAULT_VALIDATOR, describe_selection, get_validator, score_model
 from osan.methods import Method, build_method
+from osan.schedules import linear_warmup_cosine
 from osan.train.checkpoint import atomic_write_json, load_checkpoint, save_checkpoint
 from osan.train.distributed import DistContext, NullLog
-from osan.train.schedules import linear_warmup_cosine
 from osan.types import Batch
 
 CHECKPOINT = "checkpoint.pt"
