@@ -3,7 +3,8 @@ below, and no two modules import each other, directly or round a longer circle.
 
 Every ``import`` statement counts, the function-local ones included (they run as soon as the
 function does); the implicit import of a package's ``__init__`` by an import of one of its
-submodules does not (``osan/methods/__init__.py`` registers the methods it imports). Layers, from the bottom up:
+submodules does not (``osan/methods/__init__.py`` registers the methods it imports).
+Layers, from the bottom up:
 
     types, config, atomic, schedules → data, nn, mixing, alignment → methods → eval → train
     → bench, report → cli (and ``python -m osan``) → demo
