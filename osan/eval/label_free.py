@@ -31,7 +31,7 @@ Our interpretations (where the papers leave a choice):
   normalised (as published); the probabilities are clipped to ``[1e-6, 1 − 1e-6]`` only to keep
   the ratio finite. :func:`effective_sample_size` tells when a few rows carry all the weight.
 - Per-sample losses are the method's task loss per sample: ``|p − y|`` (l1), ``(p − y)²`` (mse)
-  or cross-entropy (ce); their mean is :func:`osan.train.trainer.validation_loss`.
+  or cross-entropy (ce); their mean is :func:`osan.train.epoch_selection.validation_loss`.
 """
 
 from __future__ import annotations

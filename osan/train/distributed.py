@@ -38,7 +38,6 @@ import functools
 import os
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 import torch.distributed as dist
@@ -154,19 +153,6 @@ def mean_over_ranks(logs: Mapping[str, float]) -> dict[str, float]:
     dist.all_reduce(vals)
     vals = (vals / dist.get_world_size()).tolist()
     return dict(zip(names, vals, strict=True))
-
-
-class NullLog:
-    """The run log of ranks other than 0: accepts records, writes nothing."""
-
-    def write(self, record: dict[str, Any]) -> None:
-        pass
-
-    def offset(self) -> int:
-        return 0
-
-    def close(self) -> None:
-        pass
 
 
 class ShardedLoader:

@@ -14,9 +14,7 @@ Guarantees:
 from __future__ import annotations
 
 import copy
-import json
 import math
-import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -36,11 +34,13 @@ from osan.eval.evaluate import (
     score,
     target_curve_point,
 )
-from osan.eval.selection import DEFAULT_VALIDATOR, describe_selection, get_validator, score_model
+from osan.eval.selection import describe_selection
 from osan.methods import Method, build_method
-from osan.schedules import linear_warmup_cosine
 from osan.train.checkpoint import atomic_write_json, load_checkpoint, save_checkpoint
-from osan.train.distributed import DistContext, NullLog, ShardedLoader, StepFn
+from osan.train.distributed import DistContext, ShardedLoader, StepFn
+from osan.train.epoch_selection import selectable, selection_key, validation_loss
+from osan.train.optim import make_optimizer
+from osan.train.runlog import NullLog, RunLog, has_tensorboard
 from osan.types import Batch
 
 CHECKPOINT = "checkpoint.pt"
@@ -74,33 +74,6 @@ def phase_schedule(method: Method, epochs: int) -> list[str]:
     return names
 
 
-def make_optimizer(method: Method, cfg: Config, steps: int):
-    """AdamW with linear warm-up then cosine decay over ``steps``.
-
-    ``optim.fused`` (default) uses AdamW's fused kernel: the same update as the for-loop
-    implementation up to float rounding (tests/train/test_optimizer.py), in one pass over the
-    parameters instead of about ten (4x faster on OSAN's 7.5 M parameters on CPU). Devices
-    without a fused kernel fall back to the for-loop implementation.
-    """
-    params = list(method.trainable_parameters())
-    opt = _adamw(params, cfg)
-    warm = int(cfg.optim.warmup * steps)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: linear_warmup_cosine(s, max(steps, 1), warm)
-    )
-    return opt, sched
-
-
-def _adamw(params: list[torch.nn.Parameter], cfg: Config) -> torch.optim.AdamW:
-    kw = {"lr": cfg.optim.lr, "weight_decay": cfg.optim.weight_decay}
-    if cfg.optim.fused and params:
-        try:
-            return torch.optim.AdamW(params, fused=True, **kw)
-        except (RuntimeError, ValueError):  # no fused kernel for this device or dtype
-            pass
-    return torch.optim.AdamW(params, **kw)
-
-
 def describe_dims(source: Domain, target: Domain) -> dict[str, dict[str, int]]:
     ds, dt = source.dims(), target.dims()
     if set(ds) != set(dt):
@@ -116,59 +89,6 @@ def num_outputs(cfg: Config, source: Domain) -> int:
     if source.num_classes is None:
         raise ValueError("classification needs the domain's class names (meta 'classes')")
     return source.num_classes
-
-
-class _JsonlLog:
-    def __init__(self, path: Path, offset: int | None, tb_dir: Path | None):
-        mode = "r+b" if path.exists() else "wb"
-        self.f = open(path, mode)
-        if offset is not None:
-            self.f.truncate(offset)
-        self.f.seek(0, os.SEEK_END)
-        self.tb = None
-        if tb_dir is not None:
-            try:
-                from torch.utils.tensorboard import SummaryWriter
-
-                self.tb = SummaryWriter(str(tb_dir))
-            except Exception:  # tensorboard not installed: JSONL only
-                self.tb = None
-
-    def write(self, record: dict[str, Any]) -> None:
-        self.f.write((json.dumps(record) + "\n").encode())
-        if self.tb is not None and "step" in record:
-            for k, v in record.items():
-                if isinstance(v, float):
-                    self.tb.add_scalar(f"{record.get('event', 'log')}/{k}", v, record["step"])
-
-    def offset(self) -> int:
-        self.f.flush()
-        os.fsync(self.f.fileno())
-        return self.f.tell()
-
-    def close(self) -> None:
-        self.f.close()
-        if self.tb is not None:
-            self.tb.close()
-
-
-@torch.no_grad()
-def validation_loss(method: Method, domain: Domain, name: str, device: str, batch: int) -> float:
-    """Model selection score: mean task loss on ``domain``'s validation split.
-
-    UDA methods are always scored on the SOURCE domain; only the supervised oracle
-    (``selection_domain = "target"``) is scored on target validation labels.
-    """
-    was = method.training
-    method.eval()
-    loader = SplitLoader(domain.split("valid"), batch, device=device)
-    total, n = 0.0, 0
-    for b in loader:
-        pred = method.predict(b, name)
-        total += float(method.task_loss(pred, b.label)) * b.size
-        n += b.size
-    method.train(was)
-    return total / max(n, 1)
 
 
 @dataclass(frozen=True)
@@ -247,8 +167,8 @@ def fit(
         ckpt_path.unlink()
     if run.ddp.is_main:  # only rank 0 writes the run's files
         save_config(cfg, run.out / CONFIG)
-        tb = run.out / "tb" if _has_tensorboard() else None
-        log: _JsonlLog | NullLog = _JsonlLog(run.out / LOG, log_offset, tb)
+        tb = run.out / "tb" if has_tensorboard() else None
+        log: RunLog | NullLog = RunLog(run.out / LOG, log_offset, tb)
     else:
         log = NullLog()
 
@@ -354,7 +274,7 @@ def train_epoch(
     sched: torch.optim.lr_scheduler.LRScheduler,
     epoch: int,
     phase: str,
-    log: _JsonlLog | NullLog,
+    log: RunLog | NullLog,
     bar: tqdm,
     log_every: int,
 ) -> dict[str, float]:
@@ -425,7 +345,7 @@ def end_epoch(
     epoch: int,
     phase: str,
     started: float,
-    log: _JsonlLog | NullLog,
+    log: RunLog | NullLog,
 ) -> None:
     """Score the epoch for checkpoint selection (no target label, except for the oracle's
     target validation loss), keep its weights if it is the best so far, log the epoch
@@ -436,7 +356,7 @@ def end_epoch(
         val = validation_loss(method, run.target, "target", device, batch)
     else:
         val = validation_loss(method, run.source, "source", device, batch)
-    select_key, select_log = _selection_key(method, cfg, run.source, run.target, val, device, batch)
+    select_key, select_log = selection_key(method, cfg, run.source, run.target, val, device, batch)
     record = {
         "event": "epoch",
         "epoch": epoch,
@@ -447,7 +367,7 @@ def end_epoch(
         "seconds": time.perf_counter() - started,
         **{f"train_{k}": v / run.plan.steps_per_epoch for k, v in sums.items()},
     }
-    if _selectable(method, phase) and select_key <= state.best_score:
+    if selectable(method, phase) and select_key <= state.best_score:
         state.best_score, state.best_epoch = select_key, epoch
         state.best_state = copy.deepcopy(method.state_dict())
     record["best_epoch"] = state.best_epoch
@@ -518,51 +438,6 @@ def finish(run: Run, state: RunState) -> dict[str, Any]:
     if run.ddp.is_main:
         atomic_write_json(metrics, run.out / METRICS)
     return metrics
-
-
-def _selection_key(
-    method: Method,
-    cfg: Config,
-    source: Domain,
-    target: Domain,
-    valid_loss: float,
-    device: torch.device | str,
-    batch: int,
-) -> tuple[float, dict[str, float]]:
-    """The epoch's checkpoint-selection key (lower is better) and what to log about it.
-
-    ``cfg.selection = "source_val"`` (the default) and the oracle: the validation loss itself.
-    Any other validator scores the model from the source VALID labels and the target TRAIN
-    split without labels (``osan.eval.selection.collect_inputs`` strips them), so the choice
-    cannot depend on a target label.
-    """
-    if method.uses_target_labels or cfg.selection == DEFAULT_VALIDATOR:
-        return valid_loss, {}
-    validator = get_validator(cfg.selection, cfg.task)
-    raw = score_model(
-        method,
-        source,
-        target,
-        [validator.name],
-        task=cfg.task,
-        task_loss=cfg.loss.task_loss,
-        device=device,
-        batch_size=batch,
-    )[validator.name]
-    return validator.key(raw), {f"select_{validator.name}": raw}
-
-
-def _selectable(method: Method, phase: str) -> bool:
-    """Checkpoints are selected only in the final phase (earlier phases are pre-training)."""
-    return phase == method.phases[-1].name
-
-
-def _has_tensorboard() -> bool:
-    try:
-        import tensorboard  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 def evaluate_run(
