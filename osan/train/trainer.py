@@ -3,9 +3,9 @@
 Guarantees:
 - equal-size source and target batches; the target training stream carries ``label=None``
   unless the method is the supervised oracle (``uses_target_labels``);
-- checkpoint selection by SOURCE validation loss, or by the validator ``cfg.selection`` names
-  (``osan.eval.selection``: source valid labels + unlabelled target train); target labels are
-  never read for it;
+- checkpoint selection (``osan.train.epoch_selection``) by SOURCE validation loss, or by the
+  validator ``cfg.selection`` names (``osan.eval.selection``: source valid labels + unlabelled
+  target train); target labels are never read for it;
 - atomic per-epoch checkpoints; ``resume=True`` continues a killed run and ends with the same
   metrics as an uninterrupted run of the same seed;
 - a NaN/Inf loss term stops the run naming the term and step; the last good checkpoint stays.
