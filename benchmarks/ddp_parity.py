@@ -28,6 +28,7 @@ from osan.config import load_config
 from osan.data.generators import generate
 from osan.methods import REGISTRY, register
 from osan.train import distributed as D
+from osan.train.launch import launch
 from osan.train.trainer import fit
 
 KEYS = ("mae", "corr")
@@ -66,7 +67,7 @@ def _ranks(out: str, args: argparse.Namespace, gather: bool) -> None:
 
     _setup(args.methods)
     if not gather:  # TAL's update per rank: rank 0's statistics reach every rank as buffers
-        D.gather_tal_updates = lambda method: 0
+        D.DistContext.gather_rows = lambda self, x: x  # what fit passes to on_step_end
     source, target = _data(args)
     res = {
         f"{m}/{s}": fit(_cfg(m, s, args), source, target, Path(out) / f"{m}-{s}", progress=False)[
@@ -101,7 +102,7 @@ def main() -> None:
         runs = {}
         for name, gather in (("ddp", True), ("ddp-tal-per-rank", False)):
             out = Path(tmp) / name
-            D.launch(_ranks, (str(out), args, gather), nproc=2, device="cpu")
+            launch(_ranks, (str(out), args, gather), nproc=2, device="cpu")
             runs[name] = json.loads((out / "metrics.json").read_text())
     tal = _cfg("osan", 1, args).tal
     print(

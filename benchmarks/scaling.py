@@ -76,7 +76,7 @@ def build_step(spec: dict):
     from osan.bench.suites import QUICK_OVERRIDES
     from osan.config import load_config
     from osan.methods import build_method
-    from osan.train.trainer import make_optimizer
+    from osan.train.optim import make_optimizer
 
     cfg = load_config(
         "configs/msa.yaml",

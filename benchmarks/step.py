@@ -1,9 +1,9 @@
 """One training step of every method on the same encoders and batch, side by side.
 
 A step is what ``osan.train.trainer.fit`` does per batch: ``training_step`` (forward),
-``zero_grad`` + ``backward`` + gradient clipping, the optimiser and LR-scheduler steps (the
-trainer's ``make_optimizer``), and ``on_step_end`` (OSAN's closed-form TAL update). Every method
-is built from the same config (same encoders, batch and data); two-stage methods (ADDA,
+``zero_grad`` + ``backward`` + gradient clipping, the optimiser and LR-scheduler steps
+(``osan.train.optim.make_optimizer``), and ``on_step_end`` (OSAN's closed-form TAL update).
+Every method is built from the same config (same encoders, batch and data); two-stage methods (ADDA,
 MM-SADA, MDMN) are timed in their final "adapt" phase. After ``--warmup`` steps each, the
 methods run interleaved for ``--repeats`` rounds (the order rotates every round) and each phase
 of each step is timed in CPU time of the process (``time.process_time``; with one thread it is
@@ -98,7 +98,7 @@ def build_runner(run_name: str, cfg, dims, src, tgt, tgt_labelled, steps: int = 
     """The method of ``cfg`` in its last phase, with the trainer's optimiser, and its step;
     ``run_name`` is ``METHOD`` or ``METHOD:VARIANT`` (module doc)."""
     from osan.methods import build_method
-    from osan.train.trainer import make_optimizer
+    from osan.train.optim import make_optimizer
 
     variant = run_name.partition(":")[2]
     torch.manual_seed(cfg.seed)

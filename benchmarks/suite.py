@@ -37,7 +37,10 @@ import tempfile
 import time
 from pathlib import Path
 
-#: (category, file suffix, function name, caller function name or None for any caller)
+#: The functions of the training loop: ``fit`` and the phases it calls (osan/train/trainer.py).
+FIT = ("fit", "build", "restore", "train_epoch", "end_epoch", "checkpoint", "finish")
+#: (category, file suffix, function name, caller: "fit" for any of FIT, another function name,
+#: or None for any caller)
 CATEGORIES: tuple[tuple[str, str, str, str | None], ...] = (
     ("data generation", "osan/data/generators/__init__.py", "generate", None),
     ("data -> tensors (loader setup)", "osan/data/domain.py", "__init__", "fit"),
@@ -53,8 +56,8 @@ CATEGORIES: tuple[tuple[str, str, str, str | None], ...] = (
     ("optimiser", "torch/nn/utils/clip_grad.py", "clip_grad_norm_", "fit"),
     ("optimiser", "", "make_optimizer", "fit"),
     ("TAL update (on_step_end)", "", "on_step_end", "fit"),
-    ("evaluation", "osan/train/trainer.py", "validation_loss", "fit"),
-    ("evaluation", "osan/train/trainer.py", "_selection_key", "fit"),
+    ("evaluation", "osan/train/epoch_selection.py", "validation_loss", "fit"),
+    ("evaluation", "osan/train/epoch_selection.py", "selection_key", "fit"),
     ("evaluation", "osan/train/trainer.py", "evaluate_run", "fit"),
     ("evaluation", "", "target_curve_point", "fit"),
     ("evaluation", "", "collect_run_artifacts", "fit"),
@@ -63,10 +66,10 @@ CATEGORIES: tuple[tuple[str, str, str, str | None], ...] = (
     ("checkpoints and I/O", "", "save_run_artifacts", "fit"),
     ("checkpoints and I/O", "osan/config.py", "save_config", "fit"),
     ("checkpoints and I/O", "copy.py", "deepcopy", "fit"),
-    ("checkpoints and I/O", "osan/train/trainer.py", "write", "fit"),
-    ("checkpoints and I/O", "osan/train/trainer.py", "offset", "fit"),
-    ("checkpoints and I/O", "osan/train/trainer.py", "__init__", "fit"),
-    ("checkpoints and I/O", "osan/train/trainer.py", "close", "fit"),
+    ("checkpoints and I/O", "osan/train/runlog.py", "write", "fit"),
+    ("checkpoints and I/O", "osan/train/runlog.py", "offset", "fit"),
+    ("checkpoints and I/O", "osan/train/runlog.py", "__init__", "fit"),
+    ("checkpoints and I/O", "osan/train/runlog.py", "close", "fit"),
     ("checkpoints and I/O", "tqdm/std.py", "update", "fit"),
     ("checkpoints and I/O", "tqdm/std.py", "set_postfix", "fit"),
     ("tables and results", "osan/bench/tables.py", "write_tables", None),
@@ -162,7 +165,8 @@ def split_profile(path: Path) -> dict:
             if caller is None:
                 value = ct
             else:
-                value = sum(c[3] for (_, _, c_func), c in callers.items() if c_func == caller)
+                wanted = FIT if caller == "fit" else (caller,)
+                value = sum(c[3] for (_, _, c_func), c in callers.items() if c_func in wanted)
                 in_fit += value
             seconds[name] = seconds.get(name, 0.0) + value
             break

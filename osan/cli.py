@@ -216,15 +216,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         )
     source = _load(args.source, args, task=cfg.task)
     target = _load(args.target, args, task=cfg.task)
-    from osan.train.distributed import launched_by_torchrun
+    from osan.train.launch import launched_by_torchrun
 
     if args.ddp or args.nproc is not None or launched_by_torchrun():
-        from osan.train.distributed import (
-            DistributedError,
-            RankFailed,
-            fit_distributed,
-            resolve_nproc,
-        )
+        from osan.train.distributed import DistributedError
+        from osan.train.launch import RankFailed, fit_distributed, resolve_nproc
 
         try:
             nproc = resolve_nproc(args.ddp, args.nproc, cfg)

@@ -12,6 +12,7 @@ import pytest
 
 from osan.cli import main
 from osan.data.mmsa import save_mmsa
+from osan.train.trainer import load_run
 from tests.helpers import TINY, toy_domains
 
 
@@ -72,31 +73,23 @@ def test_train_eval_predict(tmp_path, toy_files, capsys):
     assert all(np.isfinite(float(r["prediction"])) for r in rows)
 
 
-def test_ablation_flags_reach_the_config(tmp_path, toy_files):
+@pytest.mark.parametrize(
+    "flags, tal, ddg",
+    [
+        (["--no-tal"], False, True),
+        (["--no-ddg"], True, False),
+        (["--no-tal", "--no-ddg"], False, False),
+    ],
+)
+def test_ablation_flags_reach_the_config_and_the_model(tmp_path, toy_files, flags, tal, ddg):
+    """Each flag switches off its own module, and only that one."""
     s, t = toy_files
     run = tmp_path / "run"
-    assert (
-        main(
-            [
-                "train",
-                "--source",
-                str(s),
-                "--target",
-                str(t),
-                "--out",
-                str(run),
-                "--quiet",
-                "--no-tal",
-                "--no-ddg",
-                "--epochs",
-                "1",
-                *TINY,
-            ]
-        )
-        == 0
-    )
-    text = (run / "config.yaml").read_text()
-    assert "enabled: false" in text
+    args = ["train", "--source", str(s), "--target", str(t), "--out", str(run), "--quiet"]
+    assert main([*args, *flags, "--epochs", "1", *TINY]) == 0
+    cfg, model, _ = load_run(run)
+    assert (cfg.tal.enabled, cfg.ddg.enabled) == (tal, ddg)
+    assert (model.tal is not None, model.generator is not None) == (tal, ddg)
 
 
 def test_bad_input_exits_2_with_one_line(tmp_path, toy_files, capsys):

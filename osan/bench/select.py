@@ -9,15 +9,10 @@ finished runs: the hyper-parameter settings of the ``selection`` suite, or of an
 run is reloaded from ``DIR/runs/<run id>`` and its data rebuilt from the ``data`` spec of its
 ``results.jsonl`` line (as ``osan bench`` built it); each validator of
 :mod:`osan.eval.selection` scores it from the SOURCE valid labels and the TARGET TRAIN split
-without labels. The report (``DIR/selection.md``, ``DIR/selection.json``) gives per method:
-
-- the setting each validator picks and the target test metric it lands on;
-- the oracle choice (†, the best setting on target TEST): a DIAGNOSTIC that needs target labels,
-  the bound no honest selection can beat, never a selection method;
-- the mean over settings (what a uniformly random pick gets on average);
-- regret = oracle − pick, in the metric's better direction (>= 0; 0: the best setting found);
-- Spearman ρ between the validator's ranking of the settings and the target metric's
-  (1: perfect ranking; undefined for fewer than 3 settings).
+without labels. The report (``DIR/selection.md``, ``DIR/selection.json``) gives per method
+the setting each validator picks, its target test metric and regret, the oracle † diagnostic,
+the mean over settings and Spearman ρ (:mod:`osan.bench.select_picks` computes them,
+:mod:`osan.bench.select_report` writes them; this module scores the runs and is the command).
 
 Target test metrics are read only from ``results.jsonl`` (the runs' ``metrics.json``), for those
 columns. The supervised ``oracle`` method's runs are left out (they select on target labels).
@@ -30,15 +25,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy.stats import spearmanr
 from tqdm.auto import tqdm
 
 from osan.bench import suites as S
@@ -51,23 +44,19 @@ from osan.bench.runner import (
     default_data_fn,
     load_results,
 )
+from osan.bench.select_picks import Pool, evaluate_pool, make_pools
+from osan.bench.select_report import (
+    REPORT_JSON,
+    REPORT_MD,
+    render_markdown,
+    report_json,
+    summary_table,
+)
 from osan.config import ConfigError
 from osan.data.domain import DataError, Domain
-from osan.eval.metrics import METRIC_DIRECTIONS, primary_metric
-from osan.eval.selection import (
-    VALIDATORS,
-    effective_sample_size,
-    get_validator,
-    score_model,
-    validators_for,
-)
-
-REPORT_MD = "selection.md"
-REPORT_JSON = "selection.json"
-ORACLE_MARK = "†"
-
-#: Metrics shown as a fraction (3 decimals); every other one in % (2 decimals).
-_RAW_METRICS = ("mae", "corr")
+from osan.eval.label_free import effective_sample_size
+from osan.eval.metrics import METRIC_DIRECTIONS
+from osan.eval.selection import VALIDATORS, get_validator, score_model, validators_for
 
 
 @dataclass
@@ -80,126 +69,6 @@ class SelectOptions:
     mosi: Path | None = None  # real-text: MMSA label.csv files (as for osan bench)
     mosei: Path | None = None
     text_cache_dir: Path | None = None
-
-
-@dataclass
-class Pick:
-    """One validator's choice among the settings of one pool."""
-
-    validator: str
-    run_id: str
-    variant: str
-    score: float
-    value: float  # the target test metric of the pick
-    regret: float
-    spearman: float  # NaN where undefined
-
-
-@dataclass
-class Pool:
-    """The candidate runs of one (benchmark, direction, method, seed)."""
-
-    benchmark: str
-    direction: str
-    method: str
-    seed: int
-    task: str
-    metric: str
-    records: list[dict[str, Any]]
-    oracle_run_id: str = ""
-    oracle_variant: str = ""
-    oracle_value: float = math.nan
-    mean_value: float = math.nan
-    picks: dict[str, Pick] = field(default_factory=dict)
-
-
-# --------------------------------------------------------------------------- scoring
-
-
-def _goodness(values: np.ndarray, higher_is_better: bool) -> np.ndarray:
-    return values if higher_is_better else -values
-
-
-def spearman(a: np.ndarray, b: np.ndarray) -> float:
-    """Spearman ρ of two score vectors; NaN for fewer than 3 values or a constant one."""
-    a, b = np.asarray(a, float), np.asarray(b, float)
-    if len(a) < 3 or np.ptp(a) == 0 or np.ptp(b) == 0:
-        return math.nan
-    return float(spearmanr(a, b).statistic)
-
-
-def evaluate_pool(pool: Pool, scores: dict[str, dict[str, float]], names: list[str]) -> None:
-    """Fill ``pool``'s oracle † diagnostic, mean over settings and each validator's pick.
-
-    ``scores[run_id][validator]`` are raw validator scores; target metrics come from the
-    records (``results.jsonl``).
-    """
-    recs = pool.records
-    metric_up = METRIC_DIRECTIONS.get(pool.metric, "max") == "max"
-    values = np.array([r["metrics"][pool.metric] for r in recs], dtype=float)  # (n,)
-    good = _goodness(values, metric_up)
-    best = int(np.argmax(good))
-    pool.oracle_run_id, pool.oracle_variant = recs[best]["run_id"], recs[best]["variant"]
-    pool.oracle_value = float(values[best])
-    pool.mean_value = float(values.mean())
-    for name in names:
-        v = VALIDATORS[name]
-        raw = np.array([scores[r["run_id"]][name] for r in recs], dtype=float)  # (n,)
-        vgood = _goodness(raw, v.higher_is_better)
-        finite = np.isfinite(vgood)
-        # a non-finite score (a diverged density ratio, say) ranks last
-        floor = vgood[finite].min() - 1.0 if finite.any() else 0.0
-        vgood = np.where(finite, vgood, floor)
-        i = int(np.argmax(vgood))  # ties: the first setting in results order
-        pool.picks[name] = Pick(
-            validator=name,
-            run_id=recs[i]["run_id"],
-            variant=recs[i]["variant"],
-            score=float(raw[i]),
-            value=float(values[i]),
-            regret=float(good[best] - good[i]),
-            spearman=spearman(vgood, good),
-        )
-
-
-def make_pools(
-    records: list[dict[str, Any]], metric: str | None, methods: list[str] | None
-) -> list[Pool]:
-    """Group the UDA and Direct Transfer runs by (benchmark, direction, method, seed)."""
-    by_id: dict[str, dict[str, Any]] = {}
-    for r in records:
-        by_id[r["run_id"]] = r  # the last record of a run id wins
-    pools: dict[tuple[str, str, str, int], Pool] = {}
-    for r in by_id.values():
-        if r.get("uses_target_labels") or r["method"] == S.ORACLE:
-            continue
-        if methods is not None and r["method"] not in methods:
-            continue
-        task = r.get("task") or ("regression" if "mae" in r["metrics"] else "classification")
-        key = (r.get("benchmark", ""), r["direction"], r["method"], int(r["seed"]))
-        if key not in pools:
-            m = metric or primary_metric(task)
-            pools[key] = Pool(*key, task=task, metric=m, records=[])
-        pool = pools[key]
-        if pool.metric not in r["metrics"]:
-            raise BenchError(
-                f"{r['run_id']}: no target metric {pool.metric!r} in results.jsonl "
-                f"(have {sorted(r['metrics'])})"
-            )
-        pool.records.append(r)
-    bench_order = {b: i for i, b in enumerate(S.BENCHMARKS)}
-    method_order = {m: i for i, m in enumerate(S.MAIN_METHODS)}
-    return sorted(
-        pools.values(),
-        key=lambda p: (
-            bench_order.get(p.benchmark, len(bench_order)),
-            p.benchmark,
-            p.direction,
-            method_order.get(p.method, len(method_order)),
-            p.method,
-            p.seed,
-        ),
-    )
 
 
 def _data_getter(
@@ -297,210 +166,6 @@ def score_runs(
                 "n_source_valid": float(len(cache["weights"])),
             }
     return scores
-
-
-# --------------------------------------------------------------------------- report
-
-
-def _fmt(metric: str, value: float) -> str:
-    if value is None or not math.isfinite(value):
-        return "–"
-    if metric in _RAW_METRICS:
-        return f"{value:.3f}"
-    return f"{100 * value:.2f}"
-
-
-def _metric_title(metric: str) -> str:
-    arrow = " ↓" if METRIC_DIRECTIONS.get(metric) == "min" else ""
-    unit = "" if metric in _RAW_METRICS else ", %"
-    return f"{metric}{arrow}{unit}"
-
-
-def _rho(x: float) -> str:
-    return "–" if not math.isfinite(x) else f"{x:+.2f}"
-
-
-def _short_variant(pool: Pool, variant: str) -> str:
-    prefix = pool.method + "-"
-    return variant[len(prefix) :] if variant.startswith(prefix) else variant
-
-
-@dataclass
-class SummaryRow:
-    benchmark: str
-    metric: str
-    validator: str
-    pools: int
-    spearman: float  # mean over pools where defined
-    spearman_pools: int
-    regret: float
-    value: float  # mean target metric at the pick
-    oracle: float
-    mean_settings: float
-    ess: float = math.nan  # IWV / DEV: median effective sample size of the weights
-    n_valid: float = math.nan  # ... out of this many source valid rows (median)
-
-
-def summarize(
-    pools: list[Pool], diagnostics: dict[str, dict[str, float]] | None = None
-) -> list[SummaryRow]:
-    """Means over pools, per (benchmark, metric, validator)."""
-    diagnostics = diagnostics or {}
-    rows: list[SummaryRow] = []
-    keys = list(dict.fromkeys((p.benchmark, p.metric) for p in pools))
-    for bench, metric in keys:
-        group = [p for p in pools if p.benchmark == bench and p.metric == metric]
-        names = [n for n in VALIDATORS if any(n in p.picks for p in group)]
-        for name in names:
-            ps = [p for p in group if name in p.picks]
-            rhos = [p.picks[name].spearman for p in ps]
-            rhos = [x for x in rhos if math.isfinite(x)]
-            diag = [diagnostics.get(r["run_id"]) for p in ps for r in p.records]
-            diag = [d for d in diag if d] if name in ("iwv", "dev") else []
-            rows.append(
-                SummaryRow(
-                    benchmark=bench,
-                    metric=metric,
-                    validator=name,
-                    pools=len(ps),
-                    spearman=float(np.mean(rhos)) if rhos else math.nan,
-                    spearman_pools=len(rhos),
-                    regret=float(np.mean([p.picks[name].regret for p in ps])),
-                    value=float(np.mean([p.picks[name].value for p in ps])),
-                    oracle=float(np.mean([p.oracle_value for p in ps])),
-                    mean_settings=float(np.mean([p.mean_value for p in ps])),
-                    ess=float(np.median([d["weights_ess"] for d in diag])) if diag else math.nan,
-                    n_valid=(
-                        float(np.median([d["n_source_valid"] for d in diag])) if diag else math.nan
-                    ),
-                )
-            )
-    return rows
-
-
-def summary_table(
-    pools: list[Pool], diagnostics: dict[str, dict[str, float]] | None = None
-) -> list[str]:
-    """The summary as Markdown lines: one row per (benchmark, metric, validator)."""
-    out = [
-        "| benchmark | metric | validator | pools | Spearman ρ | regret | target @ pick "
-        f"| oracle {ORACLE_MARK} | mean over settings | weights ESS |",
-        "|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for row in summarize(pools, diagnostics):
-        ess = "" if not math.isfinite(row.ess) else f"{row.ess:.1f} / {row.n_valid:.0f}"
-        out.append(
-            f"| {row.benchmark} | {_metric_title(row.metric)} | {row.validator} | {row.pools} "
-            f"| {_rho(row.spearman)} | {_fmt(row.metric, row.regret)} "
-            f"| {_fmt(row.metric, row.value)} | {_fmt(row.metric, row.oracle)} "
-            f"| {_fmt(row.metric, row.mean_settings)} | {ess} |"
-        )
-    return out
-
-
-def render_markdown(
-    pools: list[Pool], bench_dir: Path, diagnostics: dict[str, dict[str, float]] | None = None
-) -> str:
-    n_runs = sum(len(p.records) for p in pools)
-    out = [
-        "# Model selection without target labels",
-        "",
-        f"Bench folder `{bench_dir}`: {n_runs} runs in {len(pools)} pools (one pool per "
-        "benchmark, direction, method and seed; its candidates are the method's settings). "
-        "Validators read the source valid labels and the unlabelled target train split; the "
-        "target TEST metric is read from results.jsonl for the columns only.",
-        "",
-        f"- **oracle {ORACLE_MARK}**: the best setting on target test. A diagnostic that needs "
-        "target labels (the bound of any selection), not a selection method.",
-        "- **regret**: oracle − pick in the metric's better direction (0: the best setting).",
-        "- **ρ**: Spearman correlation of the validator's ranking of the settings with the "
-        "target metric's (1: perfect; – below 3 settings or for a constant score).",
-        "- **mean over settings**: the expected metric of a uniformly random pick.",
-        "- **weights ESS** (IWV, DEV): median effective sample size (Σw)²/Σw² of the importance "
-        "weights / source valid rows; near 1, a single sample decides the estimate.",
-        "",
-        "## Summary (means over pools)",
-        "",
-        *summary_table(pools, diagnostics),
-        "",
-        "## Per method",
-        "",
-    ]
-    sections = list(dict.fromkeys((p.benchmark, p.direction) for p in pools))
-    for bench, direction in sections:
-        group = [p for p in pools if p.benchmark == bench and p.direction == direction]
-        b = S.BENCHMARKS.get(bench)
-        name = b.directions.get(direction, direction) if b else direction
-        out += [
-            f"### {bench} {direction} ({name}), {_metric_title(group[0].metric)}",
-            "",
-            f"| method | seed | settings | validator | pick | target @ pick | regret | ρ "
-            f"| oracle {ORACLE_MARK} (its setting) | mean over settings |",
-            "|---|---|---|---|---|---|---|---|---|---|",
-        ]
-        for p in group:
-            for pick in p.picks.values():
-                out.append(
-                    f"| {p.method} | {p.seed} | {len(p.records)} | {pick.validator} "
-                    f"| {_short_variant(p, pick.variant)} | {_fmt(p.metric, pick.value)} "
-                    f"| {_fmt(p.metric, pick.regret)} | {_rho(pick.spearman)} "
-                    f"| {_fmt(p.metric, p.oracle_value)} "
-                    f"({_short_variant(p, p.oracle_variant)}) "
-                    f"| {_fmt(p.metric, p.mean_value)} |"
-                )
-        out.append("")
-    return "\n".join(out).rstrip() + "\n"
-
-
-def _clean(x: Any) -> Any:
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    if isinstance(x, dict):
-        return {k: _clean(v) for k, v in x.items()}
-    if isinstance(x, list):
-        return [_clean(v) for v in x]
-    return x
-
-
-def report_json(
-    pools: list[Pool],
-    scores: dict[str, dict[str, float]],
-    diagnostics: dict[str, dict[str, float]] | None = None,
-) -> dict[str, Any]:
-    diagnostics = diagnostics or {}
-    return _clean(
-        {
-            "oracle_note": "oracle = best on target TEST: a diagnostic, not a selection method",
-            "summary": [vars(r) for r in summarize(pools, diagnostics)],
-            "pools": [
-                {
-                    "benchmark": p.benchmark,
-                    "direction": p.direction,
-                    "method": p.method,
-                    "seed": p.seed,
-                    "metric": p.metric,
-                    "settings": [
-                        {
-                            "run_id": r["run_id"],
-                            "variant": r["variant"],
-                            "target_metric": r["metrics"][p.metric],
-                            "scores": scores.get(r["run_id"], {}),
-                            "diagnostics": diagnostics.get(r["run_id"], {}),
-                        }
-                        for r in p.records
-                    ],
-                    "oracle": {
-                        "run_id": p.oracle_run_id,
-                        "variant": p.oracle_variant,
-                        "value": p.oracle_value,
-                    },
-                    "mean_over_settings": p.mean_value,
-                    "picks": {n: vars(pick) for n, pick in p.picks.items()},
-                }
-                for p in pools
-            ],
-        }
-    )
 
 
 # --------------------------------------------------------------------------- command

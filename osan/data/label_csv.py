@@ -18,13 +18,13 @@ import hashlib
 import io
 import os
 import re
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from osan.atomic import atomic_write_bytes
 from osan.data.domain import DataError, Domain, Split, data_error, finalize
 from osan.types import SPLITS
 
@@ -287,13 +287,4 @@ def _read_cache(path: Path | None, n: int) -> np.ndarray | None:
 
 
 def _write_cache(path: Path, emb: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, embeddings=emb)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write_bytes(path, lambda f: np.savez(f, embeddings=emb))

@@ -7,6 +7,7 @@ Two-stage methods list named ``phases``; the loop switches between them by epoch
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -18,6 +19,14 @@ from osan.nn.encoders import MLPHead, MultimodalEncoder
 from osan.types import Batch, StepOutput
 
 DOMAINS = ("source", "target")
+
+#: Maps this process's rows of a tensor to the rows an update is computed on (dim 0).
+Gather = Callable[[Tensor], Tensor]
+
+
+def own_rows(x: Tensor) -> Tensor:
+    """The default :data:`Gather`: this process's rows, unchanged (no data parallelism)."""
+    return x
 
 
 @dataclass(frozen=True)
@@ -107,8 +116,12 @@ class Method(nn.Module):
     def training_step(self, src: Batch, tgt: Batch, progress: float) -> StepOutput:
         raise NotImplementedError
 
-    def on_step_end(self) -> None:
-        """Called by the loop after ``optimizer.step()`` (e.g. TAL's closed-form update)."""
+    def on_step_end(self, gather: Gather = own_rows) -> None:
+        """Called by the loop after ``optimizer.step()`` (e.g. TAL's closed-form update).
+
+        ``gather`` turns this process's rows into the rows a batch-statistics update reads:
+        the identity in one process, the all-gather of every rank's rows under DDP
+        (``osan.train.distributed.DistContext.gather_rows``, passed by the loop)."""
 
     def set_phase(self, name: str) -> None:
         if name not in {p.name for p in self.phases}:

@@ -21,7 +21,7 @@ from osan.config import Config
 from osan.methods.base import Method, Phase, combine
 from osan.nn.discriminator import DomainDiscriminator
 from osan.nn.grl import grad_reverse
-from osan.train.schedules import grl_coeff
+from osan.schedules import grl_coeff
 from osan.types import Batch, StepOutput
 
 

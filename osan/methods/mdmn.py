@@ -29,7 +29,7 @@ from osan.config import Config
 from osan.methods.adda import ADAPT, PRETRAIN, init_target_projection, two_stage_phases
 from osan.methods.base import Phase, combine, concat_fusion
 from osan.methods.dann import DANN, phase_progress
-from osan.train.schedules import grl_coeff
+from osan.schedules import grl_coeff
 from osan.types import Batch, StepOutput
 
 

@@ -44,7 +44,7 @@ from osan.methods.adda import ADAPT, PRETRAIN, two_stage_phases
 from osan.methods.base import Method, Phase, combine, concat_fusion
 from osan.methods.dann import adversarial_terms, phase_progress
 from osan.nn.discriminator import DomainDiscriminator
-from osan.train.schedules import grl_coeff
+from osan.schedules import grl_coeff
 from osan.types import Batch, StepOutput
 
 

@@ -19,13 +19,13 @@ from osan.alignment.pairing import pair_indices
 from osan.alignment.self_training import drop_time_steps, self_training_loss
 from osan.alignment.tal import TensorAlignment
 from osan.config import Config
-from osan.methods.base import Method, combine, modality_dims
+from osan.methods.base import Gather, Method, combine, modality_dims, own_rows
 from osan.methods.dann import adversarial_terms
 from osan.mixing.ddg import DynamicDomainGenerator, Generated
 from osan.mixing.mixup import MixupGenerator
 from osan.nn.discriminator import DomainDiscriminator
 from osan.nn.grl import grad_reverse
-from osan.train.schedules import grl_coeff
+from osan.schedules import grl_coeff
 from osan.types import Batch, StepOutput
 
 
@@ -274,11 +274,12 @@ class OSAN(Method):
             out.logs["tal_gate"] = float(self.tal_gate.detach())
         return out
 
-    def on_step_end(self) -> None:
+    def on_step_end(self, gather: Gather = own_rows) -> None:
         """TAL's closed-form alternating-projection update (Eq. 2) on this step's pairs.
 
         Runs after the optimiser step so that the projections used in the backward pass
-        are not modified in place."""
+        are not modified in place. ``gather`` maps the rows of this process to the rows the
+        update's statistics are computed on (under DDP, every rank's: the loop passes it)."""
         self.steps_done += 1
         every = self.cfg.tal.update_every
         if self.tal is not None and self._pending_tal is not None:
@@ -288,5 +289,8 @@ class OSAN(Method):
             else:
                 due = every > 0 and (step - 1) % every == 0
             if due:
-                self.tal.update(*self._pending_tal)
+                h_s, h_t = self._pending_tal
+                self.tal.update(
+                    {m: gather(x) for m, x in h_s.items()}, {m: gather(x) for m, x in h_t.items()}
+                )
             self._pending_tal = None

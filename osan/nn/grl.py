@@ -6,7 +6,7 @@ of L_adv in Eq. (5).
     backward: ∂L/∂x = −coeff · ∂L/∂R(x)
 
 The coefficient is an input, not state: the warm-up schedule lives in
-:func:`osan.train.schedules.grl_coeff` and the caller passes its value each step.
+:func:`osan.schedules.grl_coeff` and the caller passes its value each step.
 """
 
 from __future__ import annotations

@@ -4,6 +4,9 @@ HTML page (``report.html``, images embedded as ``data:`` URIs).
 Only the Markdown that osan writes is understood (it is not a general converter): ATX headings,
 pipe tables, fenced code, ``- `` lists, paragraphs, and inline ``**bold**``, ``*italic*`` and
 `` `code` ``. Every piece of text is HTML-escaped before inline markup is applied.
+
+Each block type renders itself (``markdown()``, ``html(image_dir)``); a new block type is one
+class here, and the two renderers below need no change.
 """
 
 from __future__ import annotations
@@ -13,53 +16,7 @@ import html
 import re
 from dataclasses import dataclass
 from pathlib import Path
-
-
-@dataclass(frozen=True)
-class Heading:
-    level: int
-    text: str
-
-
-@dataclass(frozen=True)
-class Para:
-    """A paragraph of inline Markdown (``**bold**``, ``*italic*``, `` `code` ``)."""
-
-    text: str
-
-
-@dataclass(frozen=True)
-class Table:
-    """A table of PLAIN-text cells (escaped for Markdown and HTML alike)."""
-
-    header: list[str]
-    rows: list[list[str]]
-
-
-@dataclass(frozen=True)
-class Image:
-    """A PNG beside the report (``name`` relative to the report's folder)."""
-
-    name: str
-    alt: str
-    caption: str = ""
-
-
-@dataclass(frozen=True)
-class Code:
-    text: str
-
-
-@dataclass(frozen=True)
-class Markdown:
-    """Markdown written elsewhere (a suite's ``table.md``); headings shifted by ``demote``."""
-
-    text: str
-    demote: int = 0
-
-
-Block = Heading | Para | Table | Image | Code | Markdown
-
+from typing import Protocol
 
 # --------------------------------------------------------------------------- Markdown
 
@@ -76,32 +33,6 @@ def _demote_md(text: str, by: int) -> str:
     return re.sub(
         r"^(#{1,6}) ", lambda m: "#" * min(6, len(m.group(1)) + by) + " ", text, flags=re.M
     )
-
-
-def to_markdown(blocks: list[Block]) -> str:
-    out: list[str] = []
-    for b in blocks:
-        if isinstance(b, Heading):
-            out.append(f"{'#' * b.level} {b.text}")
-        elif isinstance(b, Para):
-            out.append(b.text)
-        elif isinstance(b, Table):
-            out.append("| " + " | ".join(md_escape(h) for h in b.header) + " |")
-            out.append("|" + "---|" * len(b.header))
-            out.extend("| " + " | ".join(md_escape(c) for c in row) + " |" for row in b.rows)
-        elif isinstance(b, Image):
-            out.append(f"![{md_escape(b.alt)}]({b.name})")
-            if b.caption:
-                out.append("")
-                out.append(f"*{md_escape(b.caption)}*")
-        elif isinstance(b, Code):
-            out.append("```\n" + b.text.rstrip("\n") + "\n```")
-        elif isinstance(b, Markdown):
-            out.append(_demote_md(b.text.strip("\n"), b.demote))
-        else:  # pragma: no cover - the union is closed
-            raise TypeError(type(b))
-        out.append("")
-    return "\n".join(out)
 
 
 # --------------------------------------------------------------------------- HTML
@@ -210,30 +141,124 @@ pre { padding: 0.5em; overflow-x: auto; }
 """
 
 
+# --------------------------------------------------------------------------- blocks
+
+
+class Block(Protocol):
+    """What a report is made of: a piece that renders itself to Markdown and to HTML."""
+
+    def markdown(self) -> str:
+        """The block as Markdown lines (no trailing blank line)."""
+        ...
+
+    def html(self, image_dir: Path) -> str:
+        """The block as an HTML fragment (images read from ``image_dir``)."""
+        ...
+
+
+@dataclass(frozen=True)
+class Heading:
+    level: int
+    text: str
+
+    def markdown(self) -> str:
+        return f"{'#' * self.level} {self.text}"
+
+    def html(self, image_dir: Path) -> str:
+        return f"<h{self.level}>{inline_html(self.text)}</h{self.level}>"
+
+
+@dataclass(frozen=True)
+class Para:
+    """A paragraph of inline Markdown (``**bold**``, ``*italic*``, `` `code` ``)."""
+
+    text: str
+
+    def markdown(self) -> str:
+        return self.text
+
+    def html(self, image_dir: Path) -> str:
+        return f"<p>{inline_html(self.text)}</p>"
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table of PLAIN-text cells (escaped for Markdown and HTML alike)."""
+
+    header: list[str]
+    rows: list[list[str]]
+
+    def markdown(self) -> str:
+        out = ["| " + " | ".join(md_escape(h) for h in self.header) + " |"]
+        out.append("|" + "---|" * len(self.header))
+        out.extend("| " + " | ".join(md_escape(c) for c in row) + " |" for row in self.rows)
+        return "\n".join(out)
+
+    def html(self, image_dir: Path) -> str:
+        return _html_table(self.header, self.rows, inline=False)
+
+
+@dataclass(frozen=True)
+class Image:
+    """A PNG beside the report (``name`` relative to the report's folder)."""
+
+    name: str
+    alt: str
+    caption: str = ""
+
+    def markdown(self) -> str:
+        out = f"![{md_escape(self.alt)}]({self.name})"
+        if self.caption:
+            out += f"\n\n*{md_escape(self.caption)}*"
+        return out
+
+    def html(self, image_dir: Path) -> str:
+        """A ``<figure>`` with the PNG embedded as a ``data:`` URI."""
+        data = base64.b64encode((image_dir / self.name).read_bytes()).decode("ascii")
+        alt = html.escape(self.alt, quote=True)
+        cap = f"<figcaption>{html.escape(self.caption)}</figcaption>" if self.caption else ""
+        return (
+            f'<figure><img src="data:image/png;base64,{data}" alt="{alt}" '
+            f'data-file="{html.escape(self.name, quote=True)}">{cap}</figure>'
+        )
+
+
+@dataclass(frozen=True)
+class Code:
+    text: str
+
+    def markdown(self) -> str:
+        return "```\n" + self.text.rstrip("\n") + "\n```"
+
+    def html(self, image_dir: Path) -> str:
+        return f"<pre><code>{html.escape(self.text)}</code></pre>"
+
+
+@dataclass(frozen=True)
+class Markdown:
+    """Markdown written elsewhere (a suite's ``table.md``); headings shifted by ``demote``."""
+
+    text: str
+    demote: int = 0
+
+    def markdown(self) -> str:
+        return _demote_md(self.text.strip("\n"), self.demote)
+
+    def html(self, image_dir: Path) -> str:
+        return markdown_html(self.text, self.demote)
+
+
+# --------------------------------------------------------------------------- documents
+
+
+def to_markdown(blocks: list[Block]) -> str:
+    """The report's Markdown: every block, each followed by a blank line."""
+    return "\n".join(f"{b.markdown()}\n" for b in blocks)
+
+
 def to_html(blocks: list[Block], image_dir: Path, title: str) -> str:
     """One self-contained page: every :class:`Image` is read from ``image_dir`` and embedded."""
-    out: list[str] = []
-    for b in blocks:
-        if isinstance(b, Heading):
-            out.append(f"<h{b.level}>{inline_html(b.text)}</h{b.level}>")
-        elif isinstance(b, Para):
-            out.append(f"<p>{inline_html(b.text)}</p>")
-        elif isinstance(b, Table):
-            out.append(_html_table(b.header, b.rows, inline=False))
-        elif isinstance(b, Image):
-            data = base64.b64encode((image_dir / b.name).read_bytes()).decode("ascii")
-            alt = html.escape(b.alt, quote=True)
-            cap = f"<figcaption>{html.escape(b.caption)}</figcaption>" if b.caption else ""
-            out.append(
-                f'<figure><img src="data:image/png;base64,{data}" alt="{alt}" '
-                f'data-file="{html.escape(b.name, quote=True)}">{cap}</figure>'
-            )
-        elif isinstance(b, Code):
-            out.append(f"<pre><code>{html.escape(b.text)}</code></pre>")
-        elif isinstance(b, Markdown):
-            out.append(markdown_html(b.text, b.demote))
-        else:  # pragma: no cover
-            raise TypeError(type(b))
+    out = [b.html(image_dir) for b in blocks]
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>{html.escape(title)}</title><style>{_CSS}</style></head>\n<body>\n"

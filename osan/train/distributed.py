@@ -1,7 +1,8 @@
-"""Data-parallel training with torch DistributedDataParallel (DDP): one process per device.
+"""Data-parallel training with torch DistributedDataParallel (DDP): what one rank does.
 
 ``fit`` becomes data-parallel when a process group is initialised (``torchrun`` or
-:func:`launch`); without one, every helper here is the identity and training is unchanged.
+:func:`osan.train.launch.launch`, which starts the processes); without one, every helper here
+is the identity and training is unchanged.
 
 What a rank does, with world size ``W`` and ``optim.batch_size = B`` (the GLOBAL batch):
 
@@ -16,7 +17,8 @@ What a rank does, with world size ``W`` and ``optim.batch_size = B`` (the GLOBAL
 - **Batch statistics** (documented in ``docs/performance.md``, with the measured effect):
   TAL's closed-form update (Eq. 2-3: running means and covariances; every step with
   ``tal.solver=closed_form``, the first ``tal.cca_init_steps`` with ``gradient``) is computed on
-  the all-gathered global batch, so every rank holds the same projections and they equal a
+  the all-gathered global batch (the loop passes :meth:`DistContext.gather_rows` to
+  ``method.on_step_end``), so every rank holds the same projections and they equal a
   single process's for the same pairs. Per rank, on the rank's ``B/W`` rows (gradients then
   averaged): MK-MMD, TAL's correlation loss, TAL's output standardisation (``tal.standardize``:
   batch mean/variance, like BatchNorm without SyncBatchNorm), DDG's soft domains and the
@@ -34,11 +36,8 @@ from __future__ import annotations
 
 import functools
 import os
-import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 import torch
 import torch.distributed as dist
@@ -52,10 +51,6 @@ StepFn = Callable[[Batch, Batch, float], StepOutput]
 
 class DistributedError(RuntimeError):
     """A data-parallel setting that cannot work (batch size, device, launcher): exit code 2."""
-
-
-class RankFailed(RuntimeError):
-    """A spawned rank raised or died; the message names the rank and its error: exit code 1."""
 
 
 @dataclass(frozen=True)
@@ -96,11 +91,10 @@ class DistContext:
 
     def wrap(self, method: nn.Module) -> StepFn:
         """The training step to call: ``method.training_step`` itself, or under DDP the same
-        step run through a DistributedDataParallel wrapper (gradient averaging), with TAL's
-        update inputs gathered and the logs averaged. Call again after a phase change."""
+        step run through a DistributedDataParallel wrapper (gradient averaging), with the logs
+        averaged. Call again after a phase change."""
         if not self.enabled:
             return method.training_step
-        gather_tal_updates(method)
         step = _Step(method)
         on_cuda = next(method.parameters()).device.type == "cuda"
         ddp = nn.parallel.DistributedDataParallel(
@@ -109,6 +103,15 @@ class DistContext:
             find_unused_parameters=True,  # phases and ablations leave parts of the model idle
         )  # buffers (TAL's projections, running statistics) are synced from rank 0 each step
         return functools.partial(_ddp_step, ddp)
+
+    def gather_rows(self, x: Tensor) -> Tensor:
+        """The rows of ``x`` on every rank, in rank order (no gradient); ``x`` itself without a
+        process group. The loop passes this to ``method.on_step_end`` so that TAL's closed-form
+        update (running means and covariances) is computed on the global batch.
+
+        Shape: (B_r, ...) on rank r -> (Σ_r B_r, ...)
+        """
+        return all_gather_rows(x) if self.enabled else x
 
 
 class _Step(nn.Module):
@@ -150,19 +153,6 @@ def mean_over_ranks(logs: Mapping[str, float]) -> dict[str, float]:
     dist.all_reduce(vals)
     vals = (vals / dist.get_world_size()).tolist()
     return dict(zip(names, vals, strict=True))
-
-
-class NullLog:
-    """The run log of ranks other than 0: accepts records, writes nothing."""
-
-    def write(self, record: dict[str, Any]) -> None:
-        pass
-
-    def offset(self) -> int:
-        return 0
-
-    def close(self) -> None:
-        pass
 
 
 class ShardedLoader:
@@ -222,41 +212,7 @@ def shard_batch(batch: Batch, rank: int, world_size: int) -> Batch:
     )
 
 
-# --------------------------------------------------------------------------- TAL statistics
-
-
-def gather_tal_updates(method: nn.Module) -> int:
-    """Make every TAL module of ``method`` compute its closed-form update (running means and
-    covariances, Eq. 2-3) on the rows of ALL ranks: the update's batch-first tensor inputs are
-    all-gathered first. Every rank then computes the same projections. Returns how many TAL
-    modules were wrapped (idempotent)."""
-    from osan.alignment.tal import TensorAlignment
-
-    n = 0
-    for module in method.modules():
-        if isinstance(module, TensorAlignment) and not getattr(module, "_rows_gathered", False):
-            module.update = _gathering(module.update)  # instance attribute shadows the method
-            module._rows_gathered = True
-            n += 1
-    return n
-
-
-def _gathering(fn: Callable[..., Any]) -> Callable[..., Any]:
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        args = tuple(_gather_rows(a) for a in args)
-        kwargs = {k: _gather_rows(v) for k, v in kwargs.items()}
-        return fn(*args, **kwargs)
-
-    return wrapper
-
-
-def _gather_rows(value: Any) -> Any:
-    if isinstance(value, Tensor):
-        return all_gather_rows(value)
-    if isinstance(value, Mapping):
-        return {k: _gather_rows(v) for k, v in value.items()}
-    return value
+# --------------------------------------------------------------------------- gathering rows
 
 
 def all_gather_rows(x: Tensor) -> Tensor:
@@ -274,130 +230,3 @@ def all_gather_rows(x: Tensor) -> Tensor:
     parts = [torch.empty_like(padded) for _ in range(world)]
     dist.all_gather(parts, padded.contiguous())
     return torch.cat([p[: int(s)] for p, s in zip(parts, sizes, strict=True)])
-
-
-# --------------------------------------------------------------------------- launching
-
-
-def backend_for(device: str) -> str:
-    """nccl for CUDA devices, gloo otherwise (CPU)."""
-    return "nccl" if torch.device(device).type == "cuda" else "gloo"
-
-
-def launched_by_torchrun() -> bool:
-    return "WORLD_SIZE" in os.environ and "RANK" in os.environ
-
-
-def launch(fn: Callable[..., Any], args: tuple, *, nproc: int, device: str) -> None:
-    """Run ``fn(*args)`` in ``nproc`` processes forming one process group.
-
-    Under ``torchrun`` (``RANK``/``WORLD_SIZE`` set) this process is one of them: it joins the
-    group (``env://``) and runs ``fn`` once. Otherwise ``nproc`` processes are spawned on this
-    machine and meet through a temporary file (no port to choose). The group is destroyed after.
-    """
-    if torch.device(device).type == "cuda" and not torch.cuda.is_available():
-        raise DistributedError(f"--device {device}: CUDA is not available here")
-    backend = backend_for(device)
-    if launched_by_torchrun():
-        dist.init_process_group(backend)
-        try:
-            fn(*args)
-        finally:
-            dist.destroy_process_group()
-        return
-    if nproc < 2:
-        raise DistributedError(f"--nproc must be at least 2 for DDP, got {nproc}")
-    if backend == "nccl" and nproc > torch.cuda.device_count():
-        raise DistributedError(
-            f"--nproc {nproc} exceeds the {torch.cuda.device_count()} visible CUDA devices"
-        )
-    import torch.multiprocessing as mp
-
-    with tempfile.TemporaryDirectory(prefix="osan-ddp-") as tmp:
-        store = Path(tmp) / "rendezvous"
-        try:
-            mp.spawn(
-                _spawned,
-                args=(nproc, backend, f"file://{store}", fn, args),
-                nprocs=nproc,
-                join=True,
-            )
-        except mp.ProcessRaisedException as e:  # the rank's traceback ends with its error
-            last = str(e).strip().splitlines()[-1]
-            raise RankFailed(f"rank {e.error_index} failed: {last}") from None
-        except mp.ProcessExitedException as e:
-            raise RankFailed(f"rank {e.error_index} died (exit code {e.exit_code})") from None
-
-
-def _spawned(
-    rank: int, world: int, backend: str, init: str, fn: Callable[..., Any], args: tuple
-) -> None:
-    os.environ["LOCAL_RANK"] = str(rank)
-    if backend == "gloo":  # share the cores: one process per core by default
-        torch.set_num_threads(max(1, (os.cpu_count() or 1) // world))
-    dist.init_process_group(backend, init_method=init, rank=rank, world_size=world)
-    try:
-        fn(*args)
-    finally:
-        dist.destroy_process_group()
-
-
-def resolve_nproc(ddp: bool, nproc: int | None, cfg: Any) -> int:
-    """How many processes ``osan train --ddp [--nproc N]`` runs, or :class:`DistributedError`
-    saying what to pass instead. Under ``torchrun`` it is torchrun's world size."""
-    if not ddp:
-        if launched_by_torchrun():
-            raise DistributedError("launched by torchrun: add --ddp (or every rank trains alone)")
-        raise DistributedError("--nproc needs --ddp")
-    if launched_by_torchrun():
-        world = int(os.environ["WORLD_SIZE"])
-        if nproc is not None and nproc != world:
-            raise DistributedError(f"--nproc {nproc} but torchrun started {world} processes")
-        n = world
-    elif nproc is not None:
-        n = nproc
-    elif torch.device(cfg.device).type == "cuda" and torch.cuda.device_count() > 1:
-        n = torch.cuda.device_count()
-    else:
-        raise DistributedError(
-            "--ddp: pass --nproc N (processes on this machine) or launch with "
-            "torchrun --nproc_per_node N -m osan.cli train ... --ddp"
-        )
-    if not launched_by_torchrun() and n < 2:
-        raise DistributedError(f"--ddp needs at least 2 processes, got --nproc {n}")
-    if cfg.optim.batch_size % n:
-        raise DistributedError(
-            f"optim.batch_size={cfg.optim.batch_size} is the global batch and must be divisible "
-            f"by the number of processes ({n})"
-        )
-    return n
-
-
-def fit_distributed(
-    cfg: Any,
-    source: Any,
-    target: Any,
-    out_dir: str | Path,
-    *,
-    nproc: int,
-    resume: bool = False,
-    progress: bool = True,
-) -> dict[str, Any] | None:
-    """:func:`osan.train.trainer.fit` on ``nproc`` data-parallel processes (or, under
-    ``torchrun``, as this process's rank). Returns the metrics rank 0 wrote to
-    ``out_dir/metrics.json``; ``None`` on the other ranks under ``torchrun``."""
-    import json
-
-    launch(_fit_rank, (cfg, source, target, str(out_dir), resume, progress), nproc=nproc,
-           device=cfg.device)  # fmt: skip
-    if launched_by_torchrun() and int(os.environ["RANK"]) != 0:
-        return None
-    return json.loads((Path(out_dir) / "metrics.json").read_text())
-
-
-def _fit_rank(
-    cfg: Any, source: Any, target: Any, out_dir: str, resume: bool, progress: bool
-) -> None:
-    from osan.train.trainer import fit
-
-    fit(cfg, source, target, out_dir, resume=resume, progress=progress and dist.get_rank() == 0)

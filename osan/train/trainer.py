@@ -3,9 +3,9 @@
 Guarantees:
 - equal-size source and target batches; the target training stream carries ``label=None``
   unless the method is the supervised oracle (``uses_target_labels``);
-- checkpoint selection by SOURCE validation loss, or by the validator ``cfg.selection`` names
-  (``osan.eval.selection``: source valid labels + unlabelled target train); target labels are
-  never read for it;
+- checkpoint selection (``osan.train.epoch_selection``) by SOURCE validation loss, or by the
+  validator ``cfg.selection`` names (``osan.eval.selection``: source valid labels + unlabelled
+  target train); target labels are never read for it;
 - atomic per-epoch checkpoints; ``resume=True`` continues a killed run and ends with the same
   metrics as an uninterrupted run of the same seed;
 - a NaN/Inf loss term stops the run naming the term and step; the last good checkpoint stays.
@@ -14,11 +14,10 @@ Guarantees:
 from __future__ import annotations
 
 import copy
-import json
 import math
-import os
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,11 +34,13 @@ from osan.eval.evaluate import (
     score,
     target_curve_point,
 )
-from osan.eval.selection import DEFAULT_VALIDATOR, describe_selection, get_validator, score_model
+from osan.eval.selection import describe_selection
 from osan.methods import Method, build_method
 from osan.train.checkpoint import atomic_write_json, load_checkpoint, save_checkpoint
-from osan.train.distributed import DistContext, NullLog
-from osan.train.schedules import linear_warmup_cosine
+from osan.train.distributed import DistContext, ShardedLoader, StepFn
+from osan.train.epoch_selection import selectable, selection_key, validation_loss
+from osan.train.optim import make_optimizer
+from osan.train.runlog import NullLog, RunLog, has_tensorboard
 from osan.types import Batch
 
 CHECKPOINT = "checkpoint.pt"
@@ -73,33 +74,6 @@ def phase_schedule(method: Method, epochs: int) -> list[str]:
     return names
 
 
-def make_optimizer(method: Method, cfg: Config, steps: int):
-    """AdamW with linear warm-up then cosine decay over ``steps``.
-
-    ``optim.fused`` (default) uses AdamW's fused kernel: the same update as the for-loop
-    implementation up to float rounding (tests/train/test_optimizer.py), in one pass over the
-    parameters instead of about ten (4x faster on OSAN's 7.5 M parameters on CPU). Devices
-    without a fused kernel fall back to the for-loop implementation.
-    """
-    params = list(method.trainable_parameters())
-    opt = _adamw(params, cfg)
-    warm = int(cfg.optim.warmup * steps)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: linear_warmup_cosine(s, max(steps, 1), warm)
-    )
-    return opt, sched
-
-
-def _adamw(params: list[torch.nn.Parameter], cfg: Config) -> torch.optim.AdamW:
-    kw = {"lr": cfg.optim.lr, "weight_decay": cfg.optim.weight_decay}
-    if cfg.optim.fused and params:
-        try:
-            return torch.optim.AdamW(params, fused=True, **kw)
-        except (RuntimeError, ValueError):  # no fused kernel for this device or dtype
-            pass
-    return torch.optim.AdamW(params, **kw)
-
-
 def describe_dims(source: Domain, target: Domain) -> dict[str, dict[str, int]]:
     ds, dt = source.dims(), target.dims()
     if set(ds) != set(dt):
@@ -117,57 +91,49 @@ def num_outputs(cfg: Config, source: Domain) -> int:
     return source.num_classes
 
 
-class _JsonlLog:
-    def __init__(self, path: Path, offset: int | None, tb_dir: Path | None):
-        mode = "r+b" if path.exists() else "wb"
-        self.f = open(path, mode)
-        if offset is not None:
-            self.f.truncate(offset)
-        self.f.seek(0, os.SEEK_END)
-        self.tb = None
-        if tb_dir is not None:
-            try:
-                from torch.utils.tensorboard import SummaryWriter
+@dataclass(frozen=True)
+class EpochPlan:
+    """How long the run is: steps per epoch, the phase of every epoch and the steps of each."""
 
-                self.tb = SummaryWriter(str(tb_dir))
-            except Exception:  # tensorboard not installed: JSONL only
-                self.tb = None
+    steps_per_epoch: int
+    phases: list[str]  # the phase name of every epoch
+    phase_steps: dict[str, int]  # optimiser steps of each phase (its LR schedule's length)
 
-    def write(self, record: dict[str, Any]) -> None:
-        self.f.write((json.dumps(record) + "\n").encode())
-        if self.tb is not None and "step" in record:
-            for k, v in record.items():
-                if isinstance(v, float):
-                    self.tb.add_scalar(f"{record.get('event', 'log')}/{k}", v, record["step"])
+    @property
+    def epochs(self) -> int:
+        return len(self.phases)
 
-    def offset(self) -> int:
-        self.f.flush()
-        os.fsync(self.f.fileno())
-        return self.f.tell()
-
-    def close(self) -> None:
-        self.f.close()
-        if self.tb is not None:
-            self.tb.close()
+    @property
+    def total_steps(self) -> int:
+        return self.epochs * self.steps_per_epoch
 
 
-@torch.no_grad()
-def validation_loss(method: Method, domain: Domain, name: str, device: str, batch: int) -> float:
-    """Model selection score: mean task loss on ``domain``'s validation split.
+@dataclass(frozen=True)
+class Run:
+    """What every phase of :func:`fit` reads; fixed once the method and loaders are built."""
 
-    UDA methods are always scored on the SOURCE domain; only the supervised oracle
-    (``selection_domain = "target"``) is scored on target validation labels.
-    """
-    was = method.training
-    method.eval()
-    loader = SplitLoader(domain.split("valid"), batch, device=device)
-    total, n = 0.0, 0
-    for b in loader:
-        pred = method.predict(b, name)
-        total += float(method.task_loss(pred, b.label)) * b.size
-        n += b.size
-    method.train(was)
-    return total / max(n, 1)
+    cfg: Config
+    method: Method
+    source: Domain
+    target: Domain
+    dims: dict[str, dict[str, int]]
+    device: torch.device
+    ddp: DistContext
+    out: Path
+    src_loader: SplitLoader | ShardedLoader
+    tgt_loader: SplitLoader | ShardedLoader
+    plan: EpochPlan
+
+
+@dataclass
+class RunState:
+    """Where a run is: what each epoch's checkpoint saves and ``resume`` restores."""
+
+    epoch: int = 0  # the next epoch to run
+    global_step: int = 0
+    best_score: float = math.inf  # selection key of the best epoch so far (lower is better)
+    best_epoch: int = -1
+    best_state: dict[str, Any] | None = None  # that epoch's weights
 
 
 def fit(
@@ -185,8 +151,66 @@ def fit(
 
     Writes ``out_dir/{config.yaml, checkpoint.pt, log.jsonl, metrics.json}`` and returns the
     metrics. ``stop_after_epochs`` ends the call early (for tests of resumption).
+
+    The phases: :func:`build` the method, its loaders and the epoch plan; :func:`restore` a
+    checkpoint (``resume``); then, per epoch: a fresh optimiser when the phase changes,
+    :func:`train_epoch` (the loop over steps), :func:`end_epoch` (selection, log) and
+    :func:`checkpoint`; last, :func:`finish` evaluates the selected weights.
     """
-    out = Path(out_dir)
+    run = build(cfg, source, target, Path(out_dir))
+    state, log_offset, ckpt = RunState(), 0, None
+    ckpt_path = run.out / CHECKPOINT
+    if resume and ckpt_path.exists():
+        ckpt = load_checkpoint(ckpt_path, map_location=run.device)
+        state, log_offset = restore(run, ckpt)
+    elif not resume and ckpt_path.exists() and run.ddp.is_main:
+        ckpt_path.unlink()
+    if run.ddp.is_main:  # only rank 0 writes the run's files
+        save_config(cfg, run.out / CONFIG)
+        tb = run.out / "tb" if has_tensorboard() else None
+        log: RunLog | NullLog = RunLog(run.out / LOG, log_offset, tb)
+    else:
+        log = NullLog()
+
+    current_phase = None
+    bar = tqdm(
+        total=run.plan.total_steps,
+        initial=state.global_step,
+        disable=not progress,
+        desc=f"{cfg.method} seed={cfg.seed}",
+        dynamic_ncols=True,
+    )
+    epochs_run = 0
+    try:
+        for epoch in range(state.epoch, run.plan.epochs):
+            phase = run.plan.phases[epoch]
+            if phase != current_phase:
+                run.method.set_phase(phase)
+                opt, sched = make_optimizer(run.method, cfg, run.plan.phase_steps[phase])
+                step_fn = run.ddp.wrap(run.method)  # method.training_step, or its DDP wrapper
+                if ckpt is not None and ckpt.get("phase") == phase:
+                    opt.load_state_dict(ckpt["optimizer"])
+                    sched.load_state_dict(ckpt["scheduler"])
+                current_phase = phase
+            t0 = time.perf_counter()
+            sums = train_epoch(run, state, step_fn, opt, sched, epoch, phase, log, bar, log_every)
+            end_epoch(run, state, sums, epoch, phase, t0, log)
+            checkpoint(run, state, opt, sched, epoch, phase, log.offset())
+            ckpt = None
+            epochs_run += 1
+            if stop_after_epochs is not None and epochs_run >= stop_after_epochs:
+                return {}
+    finally:
+        bar.close()
+        log.close()
+    return finish(run, state)
+
+
+def build(cfg: Config, source: Domain, target: Domain, out: Path) -> Run:
+    """Seed, build the method and the training streams, plan the epochs.
+
+    The target stream carries no label unless the method is the supervised oracle; under DDP
+    each loader is this rank's share of the global batches."""
     out.mkdir(parents=True, exist_ok=True)
     ddp = DistContext.current()  # rank 0 of 1 unless a process group is up (torchrun, --ddp)
     device = ddp.device(cfg.device)
@@ -219,231 +243,201 @@ def fit(
         steps_per_epoch = len(tgt_loader if method.uses_target_labels else src_loader)
     else:  # "longer": one pass over the larger of the two training splits
         steps_per_epoch = max(len(src_loader), len(tgt_loader))
-    epochs = cfg.optim.epochs
-    phases = phase_schedule(method, epochs)
+    phases = phase_schedule(method, cfg.optim.epochs)
     phase_steps = {p: phases.count(p) * steps_per_epoch for p in set(phases)}
-    total_steps = epochs * steps_per_epoch
+    plan = EpochPlan(steps_per_epoch, phases, phase_steps)
+    return Run(cfg, method, source, target, dims, device, ddp, out, src_loader, tgt_loader, plan)
 
-    start_epoch, global_step = 0, 0
-    best_score, best_epoch, best_state = math.inf, -1, None
-    log_offset: int | None = 0
-    ckpt_path = out / CHECKPOINT
-    ckpt = None
-    if resume and ckpt_path.exists():
-        ckpt = load_checkpoint(ckpt_path, map_location=device)
-        method.load_state_dict(ckpt["model"])
-        start_epoch, global_step = ckpt["epoch"], ckpt["global_step"]
-        best_score, best_epoch = ckpt["best_score"], ckpt["best_epoch"]
-        best_state = ckpt["best_model"]
-        log_offset = ckpt["log_offset"]
-        src_loader.load_state_dict(ckpt["src_loader"])
-        tgt_loader.load_state_dict(ckpt["tgt_loader"])
-        torch.set_rng_state(ckpt["torch_rng"])
-    elif not resume and ckpt_path.exists() and ddp.is_main:
-        ckpt_path.unlink()
-    if ddp.is_main:  # only rank 0 writes the run's files
-        save_config(cfg, out / CONFIG)
-        log = _JsonlLog(out / LOG, log_offset, out / "tb" if _has_tensorboard() else None)
-    else:
-        log = NullLog()
 
-    current_phase = None
-    opt = sched = None
-    bar = tqdm(
-        total=total_steps,
-        initial=global_step,
-        disable=not progress,
-        desc=f"{cfg.method} seed={cfg.seed}",
-        dynamic_ncols=True,
+def restore(run: Run, ckpt: dict[str, Any]) -> tuple[RunState, int | None]:
+    """Load a checkpoint's weights, loader positions and RNG state; return where the run stood
+    and the log's length then (the log is truncated there)."""
+    run.method.load_state_dict(ckpt["model"])
+    run.src_loader.load_state_dict(ckpt["src_loader"])
+    run.tgt_loader.load_state_dict(ckpt["tgt_loader"])
+    torch.set_rng_state(ckpt["torch_rng"])
+    state = RunState(
+        epoch=ckpt["epoch"],
+        global_step=ckpt["global_step"],
+        best_score=ckpt["best_score"],
+        best_epoch=ckpt["best_epoch"],
+        best_state=ckpt["best_model"],
     )
-    epochs_run = 0
-    try:
-        for epoch in range(start_epoch, epochs):
-            phase = phases[epoch]
-            if phase != current_phase:
-                method.set_phase(phase)
-                opt, sched = make_optimizer(method, cfg, phase_steps[phase])
-                step_fn = ddp.wrap(method)  # method.training_step, or its DDP wrapper
-                if ckpt is not None and ckpt.get("phase") == phase:
-                    opt.load_state_dict(ckpt["optimizer"])
-                    sched.load_state_dict(ckpt["scheduler"])
-                current_phase = phase
-            method.train()
-            t0 = time.perf_counter()
-            src_iter, tgt_iter = cycle(src_loader), cycle(tgt_loader)
-            sums: dict[str, float] = {}
-            for _ in range(steps_per_epoch):
-                src = next(src_iter)
-                tgt = next(tgt_iter)
-                out_step = step_fn(src, tgt, global_step / max(total_steps, 1))
-                for name, value in out_step.logs.items():
-                    if not math.isfinite(value):
-                        raise TrainingDiverged(
-                            f"loss term '{name}' is {value} at step {global_step} "
-                            f"(epoch {epoch}); the last good checkpoint is kept at {ckpt_path}"
-                        )
-                opt.zero_grad(set_to_none=True)
-                out_step.loss.backward()
-                if cfg.optim.grad_clip > 0:
-                    torch.nn.utils.clip_grad_norm_(
-                        method.trainable_parameters(), cfg.optim.grad_clip
-                    )
-                opt.step()
-                sched.step()
-                method.on_step_end()
-                global_step += 1
-                for k, v in out_step.logs.items():
-                    sums[k] = sums.get(k, 0.0) + v
-                if cfg.curve_every and global_step % cfg.curve_every == 0:
-                    # Diagnostic for learning curves: reads target TEST labels, is only logged
-                    # (never used by training or selection) and consumes no RNG.
-                    curve = target_curve_point(
-                        method, target, cfg.task, source.classes, device=device
-                    )
-                    log.write(
-                        {
-                            "event": "target_curve",
-                            "diagnostic": "reads target labels",
-                            "step": global_step,
-                            "epoch": epoch,
-                            "phase": phase,
-                            **{k: float(v) for k, v in curve.items() if isinstance(v, float)},
-                        }
-                    )
-                if global_step % log_every == 0:
-                    log.write(
-                        {
-                            "event": "step",
-                            "step": global_step,
-                            "epoch": epoch,
-                            "phase": phase,
-                            "lr": float(sched.get_last_lr()[0]),
-                            **out_step.logs,
-                        }
-                    )
-                bar.update(1)
-                bar.set_postfix(loss=f"{out_step.logs['total']:.3f}", refresh=False)
-            if method.selection_domain == "target" and method.uses_target_labels:
-                val = validation_loss(method, target, "target", device, max(bs, 256))
-            else:
-                val = validation_loss(method, source, "source", device, max(bs, 256))
-            select_key, select_log = _selection_key(
-                method, cfg, source, target, val, device, max(bs, 256)
-            )
-            record = {
-                "event": "epoch",
-                "epoch": epoch,
-                "step": global_step,
-                "phase": phase,
-                f"{method.selection_domain}_valid_loss": val,
-                **select_log,
-                "seconds": time.perf_counter() - t0,
-                **{f"train_{k}": v / steps_per_epoch for k, v in sums.items()},
-            }
-            if _selectable(method, phase) and select_key <= best_score:
-                best_score, best_epoch = select_key, epoch
-                best_state = copy.deepcopy(method.state_dict())
-            record["best_epoch"] = best_epoch
-            log.write(record)
-            state = {
-                "model": method.state_dict(),
-                "best_model": best_state if best_state is not None else method.state_dict(),
-                "optimizer": opt.state_dict(),
-                "scheduler": sched.state_dict(),
-                "phase": phase,
-                "epoch": epoch + 1,
-                "global_step": global_step,
-                "best_score": best_score,
-                "best_epoch": best_epoch,
-                "src_loader": src_loader.state_dict(),
-                "tgt_loader": tgt_loader.state_dict(),
-                "torch_rng": torch.get_rng_state(),
-                "log_offset": log.offset(),
-                "dims": dims,
-                "num_outputs": method.num_outputs,
-                "classes": source.classes,
-            }
-            if ddp.is_main:
-                save_checkpoint(state, ckpt_path)
-            ckpt = None
-            epochs_run += 1
-            if stop_after_epochs is not None and epochs_run >= stop_after_epochs:
-                return {}
-    finally:
-        bar.close()
-        log.close()
+    return state, ckpt["log_offset"]
 
-    if best_state is not None:
-        method.load_state_dict(best_state)
-    metrics = evaluate_run(method, cfg, source, target, device)
+
+def train_epoch(
+    run: Run,
+    state: RunState,
+    step_fn: StepFn,
+    opt: torch.optim.Optimizer,
+    sched: torch.optim.lr_scheduler.LRScheduler,
+    epoch: int,
+    phase: str,
+    log: RunLog | NullLog,
+    bar: tqdm,
+    log_every: int,
+) -> dict[str, float]:
+    """The loop over one epoch's steps: the method's step, a stop on a non-finite term,
+    backward, clipping, optimiser and LR step, the method's end-of-step update (TAL's on the
+    gathered rows under DDP), logs. Returns the sum of every logged term over the epoch."""
+    cfg, method = run.cfg, run.method
+    method.train()
+    src_iter, tgt_iter = cycle(run.src_loader), cycle(run.tgt_loader)
+    sums: dict[str, float] = {}
+    for _ in range(run.plan.steps_per_epoch):
+        src = next(src_iter)
+        tgt = next(tgt_iter)
+        out_step = step_fn(src, tgt, state.global_step / max(run.plan.total_steps, 1))
+        for name, value in out_step.logs.items():
+            if not math.isfinite(value):
+                raise TrainingDiverged(
+                    f"loss term '{name}' is {value} at step {state.global_step} (epoch "
+                    f"{epoch}); the last good checkpoint is kept at {run.out / CHECKPOINT}"
+                )
+        opt.zero_grad(set_to_none=True)
+        out_step.loss.backward()
+        if cfg.optim.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(method.trainable_parameters(), cfg.optim.grad_clip)
+        opt.step()
+        sched.step()
+        method.on_step_end(gather=run.ddp.gather_rows)
+        state.global_step += 1
+        step = state.global_step
+        for k, v in out_step.logs.items():
+            sums[k] = sums.get(k, 0.0) + v
+        if cfg.curve_every and step % cfg.curve_every == 0:
+            # Diagnostic for learning curves: reads target TEST labels, is only logged
+            # (never used by training or selection) and consumes no RNG.
+            curve = target_curve_point(
+                method, run.target, cfg.task, run.source.classes, device=run.device
+            )
+            log.write(
+                {
+                    "event": "target_curve",
+                    "diagnostic": "reads target labels",
+                    "step": step,
+                    "epoch": epoch,
+                    "phase": phase,
+                    **{k: float(v) for k, v in curve.items() if isinstance(v, float)},
+                }
+            )
+        if step % log_every == 0:
+            log.write(
+                {
+                    "event": "step",
+                    "step": step,
+                    "epoch": epoch,
+                    "phase": phase,
+                    "lr": float(sched.get_last_lr()[0]),
+                    **out_step.logs,
+                }
+            )
+        bar.update(1)
+        bar.set_postfix(loss=f"{out_step.logs['total']:.3f}", refresh=False)
+    return sums
+
+
+def end_epoch(
+    run: Run,
+    state: RunState,
+    sums: dict[str, float],
+    epoch: int,
+    phase: str,
+    started: float,
+    log: RunLog | NullLog,
+) -> None:
+    """Score the epoch for checkpoint selection (no target label, except for the oracle's
+    target validation loss), keep its weights if it is the best so far, log the epoch
+    (``seconds``: since ``started``, a ``time.perf_counter()``, validation included)."""
+    cfg, method, device = run.cfg, run.method, run.device
+    batch = max(cfg.optim.batch_size, 256)
+    if method.selection_domain == "target" and method.uses_target_labels:
+        val = validation_loss(method, run.target, "target", device, batch)
+    else:
+        val = validation_loss(method, run.source, "source", device, batch)
+    select_key, select_log = selection_key(method, cfg, run.source, run.target, val, device, batch)
+    record = {
+        "event": "epoch",
+        "epoch": epoch,
+        "step": state.global_step,
+        "phase": phase,
+        f"{method.selection_domain}_valid_loss": val,
+        **select_log,
+        "seconds": time.perf_counter() - started,
+        **{f"train_{k}": v / run.plan.steps_per_epoch for k, v in sums.items()},
+    }
+    if selectable(method, phase) and select_key <= state.best_score:
+        state.best_score, state.best_epoch = select_key, epoch
+        state.best_state = copy.deepcopy(method.state_dict())
+    record["best_epoch"] = state.best_epoch
+    log.write(record)
+
+
+def checkpoint(
+    run: Run,
+    state: RunState,
+    opt: torch.optim.Optimizer,
+    sched: torch.optim.lr_scheduler.LRScheduler,
+    epoch: int,
+    phase: str,
+    log_offset: int,
+) -> None:
+    """Rank 0 writes everything ``resume`` needs to continue after ``epoch`` (atomically)."""
+    method = run.method
+    state_dict = {
+        "model": method.state_dict(),
+        "best_model": state.best_state if state.best_state is not None else method.state_dict(),
+        "optimizer": opt.state_dict(),
+        "scheduler": sched.state_dict(),
+        "phase": phase,
+        "epoch": epoch + 1,
+        "global_step": state.global_step,
+        "best_score": state.best_score,
+        "best_epoch": state.best_epoch,
+        "src_loader": run.src_loader.state_dict(),
+        "tgt_loader": run.tgt_loader.state_dict(),
+        "torch_rng": torch.get_rng_state(),
+        "log_offset": log_offset,
+        "dims": run.dims,
+        "num_outputs": method.num_outputs,
+        "classes": run.source.classes,
+    }
+    if run.ddp.is_main:
+        save_checkpoint(state_dict, run.out / CHECKPOINT)
+
+
+def finish(run: Run, state: RunState) -> dict[str, Any]:
+    """Evaluate the selected weights on the test splits; rank 0 writes the artifacts that
+    ``osan report`` reads, and ``metrics.json``. Returns the metrics."""
+    cfg, method = run.cfg, run.method
+    if state.best_state is not None:
+        method.load_state_dict(state.best_state)
+    metrics = evaluate_run(method, cfg, run.source, run.target, run.device)
     # What `osan report` reads (features, predictions), so that a report never retrains.
-    if ddp.is_main:
+    if run.ddp.is_main:
         artifacts = collect_run_artifacts(
-            method, source, target, task=cfg.task, classes=source.classes, device=device
-        )
-        save_run_artifacts(artifacts, out)
+            method, run.source, run.target, task=cfg.task, classes=run.source.classes,
+            device=run.device,
+        )  # fmt: skip
+        save_run_artifacts(artifacts, run.out)
     metrics["meta"] = {
         "method": cfg.method,
         "seed": cfg.seed,
-        "best_epoch": best_epoch,
+        "best_epoch": state.best_epoch,
         "selection": (
             "target validation loss (oracle: supervised on target labels)"
             if method.uses_target_labels
             else describe_selection(cfg.selection)
         ),
         "validator": None if method.uses_target_labels else cfg.selection,
-        "valid_loss": best_score,
+        "valid_loss": state.best_score,
         "config_hash": cfg.hash(),
         "uses_target_labels": method.uses_target_labels,
     }
-    if ddp.is_main:
-        atomic_write_json(metrics, out / METRICS)
+    if run.ddp.is_main:
+        atomic_write_json(metrics, run.out / METRICS)
     return metrics
-
-
-def _selection_key(
-    method: Method,
-    cfg: Config,
-    source: Domain,
-    target: Domain,
-    valid_loss: float,
-    device: torch.device | str,
-    batch: int,
-) -> tuple[float, dict[str, float]]:
-    """The epoch's checkpoint-selection key (lower is better) and what to log about it.
-
-    ``cfg.selection = "source_val"`` (the default) and the oracle: the validation loss itself.
-    Any other validator scores the model from the source VALID labels and the target TRAIN
-    split without labels (``osan.eval.selection.collect_inputs`` strips them), so the choice
-    cannot depend on a target label.
-    """
-    if method.uses_target_labels or cfg.selection == DEFAULT_VALIDATOR:
-        return valid_loss, {}
-    validator = get_validator(cfg.selection, cfg.task)
-    raw = score_model(
-        method,
-        source,
-        target,
-        [validator.name],
-        task=cfg.task,
-        task_loss=cfg.loss.task_loss,
-        device=device,
-        batch_size=batch,
-    )[validator.name]
-    return validator.key(raw), {f"select_{validator.name}": raw}
-
-
-def _selectable(method: Method, phase: str) -> bool:
-    """Checkpoints are selected only in the final phase (earlier phases are pre-training)."""
-    return phase == method.phases[-1].name
-
-
-def _has_tensorboard() -> bool:
-    try:
-        import tensorboard  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 def evaluate_run(

@@ -14,23 +14,26 @@ import torch
 from osan.bench import suites as S
 from osan.bench.cli import add_bench_parser, cmd_bench
 from osan.bench.runner import RESULTS, load_results
-from osan.bench.select import add_select_parser, cmd_select, spearman
+from osan.bench.select import add_select_parser, cmd_select
+from osan.bench.select_picks import spearman
 from osan.config import VALIDATOR_TASKS, ConfigError, load_config
-from osan.eval.selection import (
-    VALIDATORS,
-    SelectionInputs,
-    collect_inputs,
+from osan.eval.label_free import (
     dev_risk,
     effective_sample_size,
     entropy_score,
-    get_validator,
     im_score,
     importance_weights,
     iwv_risk,
     per_sample_loss,
-    score_model,
     snd_score,
     softmax,
+)
+from osan.eval.selection import (
+    VALIDATORS,
+    SelectionInputs,
+    collect_inputs,
+    get_validator,
+    score_model,
     validators_for,
 )
 from osan.train.checkpoint import load_checkpoint

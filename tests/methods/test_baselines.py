@@ -11,7 +11,8 @@ from osan.config import ConfigError, load_config
 from osan.data.domain import SplitLoader
 from osan.methods import REGISTRY, build_method
 from osan.methods.dann import phase_progress
-from osan.train.trainer import describe_dims, fit, make_optimizer
+from osan.train.optim import make_optimizer
+from osan.train.trainer import describe_dims, fit
 from tests.helpers import TINY, toy_domains
 
 # Every method registered by osan itself (tests register throw-away names of their own).

@@ -37,17 +37,38 @@ def test_split_sends_one_generated_row_per_sample_and_all_sends_one_per_head(kin
 
 
 def test_split_is_each_rows_own_head_of_the_full_generation():
+    """Values AND gradients (inputs and every DDG parameter): the split path is the full
+    generation restricted to each row's own head, for training as well as for the forward."""
     torch.manual_seed(0)
     ddg = DynamicDomainGenerator(12, heads=6, lam=0.8, key_dim=3)
-    s, t = torch.randn(9, 12), torch.randn(9, 12)
+    s = torch.randn(9, 12, requires_grad=True)
+    t = torch.randn(9, 12, requires_grad=True)
     heads = torch.tensor([4, 1, 3])
     full = ddg(s, t, heads=heads)  # (9, 3, 12): every row through every head
     split = ddg.forward_split(s, t, heads)  # (9, 1, 12): row i through heads[i % 3]
     assert split.source.shape == (9, 1, 12)
+    own = torch.arange(9) % 3  # (9,) the column of each row's head in ``full``
     for i in range(9):
-        torch.testing.assert_close(split.source[i, 0], full.source[i, i % 3])
-        torch.testing.assert_close(split.target[i, 0], full.target[i, i % 3])
+        torch.testing.assert_close(split.source[i, 0], full.source[i, own[i]])
+        torch.testing.assert_close(split.target[i, 0], full.target[i, own[i]])
     assert torch.allclose(split.source_domain_label, torch.tensor([0.2]))
+
+    # the same scalar loss of the same generated rows, taken from either path
+    w_s, w_t = torch.randn(9, 12), torch.randn(9, 12)  # (9, D) weights of a linear loss
+
+    def grads(gen_s, gen_t):  # gen_*: (9, D) -> d loss / d (s, t, parameters)
+        loss = (w_s * gen_s).sum() + (w_t * gen_t.tanh()).sum()
+        wrt = [s, t, *ddg.parameters()]
+        got = torch.autograd.grad(loss, wrt, allow_unused=True)
+        return [torch.zeros_like(x) if g is None else g for x, g in zip(wrt, got, strict=True)]
+
+    rows = torch.arange(9)
+    want = grads(full.source[rows, own], full.target[rows, own])
+    got = grads(split.source[:, 0], split.target[:, 0])
+    names = ["s", "t", *(n for n, _ in ddg.named_parameters())]
+    assert any(g.abs().sum() > 0 for g in want[2:])  # the parameters do get a gradient
+    for name, g, w in zip(names, got, want, strict=True):
+        torch.testing.assert_close(g, w, msg=lambda m, name=name: f"d loss / d {name}: {m}")
 
 
 def test_split_drops_the_remainder_rows_and_uses_at_most_b_heads():

@@ -1,6 +1,7 @@
 """Data-parallel training: shards partition every global batch consistently for source and
-target; two gloo processes reproduce a single process for a per-sample-mean loss, hold identical
-models (TAL included) on every rank, and only rank 0 writes the run's files."""
+target; two gloo processes reproduce a single process for a per-sample-mean loss, end close to it
+for osan (stated tolerances), hold identical models (TAL included) on every rank, and only rank 0
+writes the run's files."""
 
 from __future__ import annotations
 
@@ -15,13 +16,8 @@ from osan.config import load_config
 from osan.data.domain import SplitLoader
 from osan.data.mmsa import save_mmsa
 from osan.methods import REGISTRY, register
-from osan.train.distributed import (
-    DistContext,
-    DistributedError,
-    ShardedLoader,
-    launch,
-    resolve_nproc,
-)
+from osan.train.distributed import DistContext, DistributedError, ShardedLoader
+from osan.train.launch import launch, resolve_nproc
 from osan.train.trainer import fit
 from tests.helpers import TINY, toy_domains
 
@@ -108,6 +104,16 @@ def test_nproc_resolution_explains_what_to_pass(monkeypatch):
         resolve_nproc(False, None, cfg)
 
 
+#: How close osan under DDP (2 ranks) ends to one process with the same seed (see the test).
+OSAN_TASK_LOSS_TOL = 0.1
+OSAN_MAE_TOL = 0.05
+
+
+def _epoch_records(run: Path) -> list[dict]:
+    records = [json.loads(x) for x in (run / "log.jsonl").read_text().splitlines()]
+    return [r for r in records if r["event"] == "epoch"]
+
+
 def _rank_worker(out: str) -> None:
     """One rank: train each test method, then write what this rank ended with."""
     import torch.distributed as dist
@@ -121,7 +127,7 @@ def _rank_worker(out: str) -> None:
 def test_two_gloo_processes_match_one_process_and_only_rank0_writes(tmp_path):
     names = register_test_methods()
     try:
-        single = fit_runs(tmp_path / "single", ("source-only",))
+        single = fit_runs(tmp_path / "single")
     finally:
         for n in names:
             REGISTRY.pop(n)
@@ -138,16 +144,23 @@ def test_two_gloo_processes_match_one_process_and_only_rank0_writes(tmp_path):
         for k, v in single[so][domain].items():
             if isinstance(v, float):
                 assert ranks[0][so][domain][k] == pytest.approx(v, abs=1e-5), (domain, k)
-    # osan: per-rank MK-MMD / pairing / DDG make it close to, not equal to, one process
-    # (docs/performance.md measures by how much); here: it trains to finite metrics
+    # osan: per-rank MK-MMD / pairing / DDG / TAL correlation loss make it close to, not equal
+    # to, one process (docs/performance.md measures by how much on msa). Here "close" is:
+    # - the epoch means of the source task loss within OSAN_TASK_LOSS_TOL (measured: up to 0.07),
+    # - the target test MAE within OSAN_MAE_TOL (measured: 0.013 and 0.001; one process's
+    #   seed-to-seed sd on this data is about 0.05).
     for n in ("osan", "osan-closed-form"):
-        got = ranks[0][n]["target"].values()
-        assert all(v == v and abs(v) != float("inf") for v in got if isinstance(v, float))
+        task = {
+            where: [r["train_task"] for r in _epoch_records(tmp_path / where / n)]
+            for where in ("single", "ddp")
+        }
+        assert task["ddp"] == pytest.approx(task["single"], abs=OSAN_TASK_LOSS_TOL), n
+        mae = ranks[0][n]["target"]["mae"]
+        assert mae == pytest.approx(single[n]["target"]["mae"], abs=OSAN_MAE_TOL), n
 
     for n in RUNS:  # rank 0 wrote each file once; rank 1 wrote nothing
         run = tmp_path / "ddp" / n
-        epochs = [json.loads(x) for x in (run / "log.jsonl").read_text().splitlines()]
-        assert [r["epoch"] for r in epochs if r["event"] == "epoch"] == [0, 1]
+        assert [r["epoch"] for r in _epoch_records(run)] == [0, 1]
         on_disk = json.loads((run / "metrics.json").read_text())
         assert on_disk["target"] == ranks[0][n]["target"]
         assert (run / "checkpoint.pt").exists() and (run / "config.yaml").exists()

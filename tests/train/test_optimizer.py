@@ -4,7 +4,8 @@ update as the for-loop implementation, up to float rounding."""
 import torch
 
 from osan.methods import build_method
-from osan.train.trainer import describe_dims, make_optimizer
+from osan.train.optim import make_optimizer
+from osan.train.trainer import describe_dims
 from tests.methods.test_baselines import batches, cfg_for
 
 

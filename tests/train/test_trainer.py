@@ -138,19 +138,51 @@ def test_classification_runs_end_to_end(tmp_path, method):
     assert classes == ["a", "b", "c"] and cfg.task == "classification"
 
 
-@pytest.mark.parametrize(
-    "extra",
-    [
-        ["tal.enabled=false"],
-        ["ddg.enabled=false"],
-        ["tal.enabled=false", "ddg.enabled=false"],
-        ["loss.adv=false", "loss.dis=false"],
-    ],
-)
-def test_ablations_train(tmp_path, extra):
+#: Each ablation switch -> the OSAN parts it removes: (submodule attribute, its log terms).
+PARTS = {"tal": ("tal", {"corr"}), "ddg": ("generator", set()), "disc": ("discriminator", {"adv"})}
+ABLATIONS = {
+    "tal.enabled=false": {"tal"},
+    "ddg.enabled=false": {"ddg"},
+    "tal.enabled=false ddg.enabled=false": {"tal", "ddg"},
+    # no adversarial loss: no discriminator, and DDG (which feeds it) goes with it; no MK-MMD
+    "loss.adv=false loss.dis=false": {"disc", "ddg"},
+}
+
+
+def _trained(tmp_path, extra):
     src, tgt = toy_domains()
-    m = fit(cfg_for(extra=extra), src, tgt, tmp_path, progress=False)
-    assert math.isfinite(m["mae"])
+    metrics = fit(cfg_for(extra=extra), src, tgt, tmp_path, progress=False)
+    _, model, _ = load_run(tmp_path)
+    steps = [json.loads(x) for x in (tmp_path / "log.jsonl").read_text().splitlines()]
+    terms = {k for r in steps if r["event"] == "step" for k in r} - {"event", "step", "epoch"}
+    return metrics, model, terms
+
+
+@pytest.fixture(scope="module")
+def full_osan(tmp_path_factory):
+    """The full model (every part present) that each ablation is compared with."""
+    return _trained(tmp_path_factory.mktemp("full"), [])
+
+
+@pytest.mark.parametrize("extra", list(ABLATIONS))
+def test_ablations_remove_their_module_and_change_the_result(tmp_path, full_osan, extra):
+    full_metrics, full_model, full_terms = full_osan
+    metrics, model, terms = _trained(tmp_path, extra.split())
+    removed = ABLATIONS[extra]
+    full_keys, keys = set(full_model.state_dict()), set(model.state_dict())
+    for part, (attr, part_terms) in PARTS.items():
+        assert getattr(full_model, attr) is not None and part_terms <= full_terms, part
+        owned = {k for k in full_keys if k.startswith(f"{attr}.")}
+        assert owned, part  # the full model holds weights or buffers of every part
+        if part in removed:
+            assert getattr(model, attr) is None, part
+            assert not any(k.startswith(f"{attr}.") for k in keys), part
+            assert not part_terms & terms, part
+        else:
+            assert getattr(model, attr) is not None and owned <= keys, part
+            assert part_terms <= terms, part
+    assert ("dis" in terms) == ("loss.dis=false" not in extra)
+    assert math.isfinite(metrics["mae"]) and metrics["target"] != full_metrics["target"]
 
 
 def test_domains_with_different_dims(tmp_path):

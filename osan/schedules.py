@@ -1,7 +1,10 @@
 """Schedules: pure functions of training progress.
 
 ``p`` is the fraction of training done, in [0, 1] (``step / total_steps``). Nothing here keeps
-state; the trainer evaluates the schedule and passes the value to the loss or the optimiser.
+state: the loop evaluates ``linear_warmup_cosine`` for the optimiser, and passes ``p`` to
+``training_step``, where a method evaluates ``grl_coeff`` and hands the value to the GRL.
+It sits at the bottom of the package (it imports nothing from osan) so that the methods
+(``grl_coeff``) and the loop (``linear_warmup_cosine``) both use it from below.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pytest
 
-from osan.train.schedules import dann_lr_factor, grl_coeff, linear_warmup_cosine
+from osan.schedules import dann_lr_factor, grl_coeff, linear_warmup_cosine
 
 PS = np.linspace(0.0, 1.0, 51)
 
