@@ -50,7 +50,7 @@ class TALConfig:
     momentum: float | None = 0.9
     append_one: bool = True
     orient: str = "rotate"  # "rotate" (smooth coordinates) | "sign" (canonical directions)
-    pairing: str = "nearest"  # "nearest" | "pseudo_label" | "random"
+    pairing: str = "pseudo_label"  # "pseudo_label" | "nearest" | "random"
     standardize: bool = True  # per-domain unit variance of the projected coordinates
     orthonormal_output: bool = False  # project with an orthonormal basis of U's span
     tie: bool = True  # one projection (V = U) for modalities whose dims agree
@@ -106,7 +106,7 @@ class LossConfig:
     label_shift: str = "none"
     # What L_adv (with DDG) and L_dis align: "features" = what the head reads; "tal" = the
     # normalised TAL tensor alone (with tal.fusion=residual), the head still reading both blocks.
-    align_on: str = "features"
+    align_on: str = "tal"
     # OSAN+ (``osan-plus``): weight of the self-training term on the target (0 = off). A
     # student view of each target batch (a fraction ``st_mask`` of its time steps dropped)
     # learns the prediction of the clean view (no dropout, no gradient): L1 for regression,

@@ -395,6 +395,7 @@ SELECTION_GRID: dict[str, dict[str, tuple]] = {
         "optim.lr": (1e-3, 3e-3),
     },
 }
+SELECTION_GRID["osan-plus"] = SELECTION_GRID["osan"]  # OSAN+ gets OSAN's grid
 #: ``--quick``: 3 to 6 settings per method. OSAN ties α = β (``adv``) to keep 4 settings.
 QUICK_SELECTION_GRID: dict[str, dict[str, tuple]] = {
     "source-only": {"optim.lr": _LRS},
@@ -406,6 +407,7 @@ QUICK_SELECTION_GRID: dict[str, dict[str, tuple]] = {
     "osan-mixup": {"loss.alpha": (0.1, 1.0), "optim.lr": (1e-3, 3e-3)},
     "osan": {"adv": (0.1, 1.0), "ddg": (0, -1)},
 }
+QUICK_SELECTION_GRID["osan-plus"] = QUICK_SELECTION_GRID["osan"]
 _KNOB_NAMES = {"optim.lr": "lr", "loss.alpha": "a", "loss.beta": "b", "adv": "ab"}
 _KNOB_LABELS = {"optim.lr": "lr", "loss.alpha": "α", "loss.beta": "β", "adv": "α = β"}
 

@@ -44,7 +44,7 @@ def _generator_grads(reverse):
     torch.manual_seed(0)  # same initial weights for both placements
     m, _, _, _ = _osan(f"ddg.reverse={reverse}", seed=3)
     m.eval()  # no dropout: both placements compute the same forward values
-    f_s, f_t = torch.randn(16, m.feature_dim), torch.randn(16, m.feature_dim)
+    f_s, f_t = torch.randn(16, m.align_dim), torch.randn(16, m.align_dim)
     loss = m.adversarial_loss(f_s, f_t, torch.arange(16), progress=1.0)
     loss.backward()
     return loss.detach(), [p.grad.clone() for p in m.generator.parameters() if p.grad is not None]
