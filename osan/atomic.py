@@ -28,3 +28,21 @@ def atomic_write_bytes(path: str | Path, write: Callable[[IO[bytes]], object]) -
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def atomic_write_path(path: str | Path, write: Callable[[Path], object]) -> None:
+    """Call ``write(tmp_path)`` for writers that open the file themselves (HDF5), then fsync
+    the temp file and rename it over ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
