@@ -15,9 +15,6 @@ from osan.data.domain import DataError, Domain
 from osan.data.label_csv import encode_label_csv
 from osan.data.mmsa import (
     SPLIT_ALIASES,
-    load_mmsa,
-    load_mult,
-    load_wordaligned,
     mmsa_from_object,
     mult_from_object,
     wordaligned_from_object,
@@ -117,7 +114,9 @@ def _rename_top(obj: object, rename: dict[str, str], source: str) -> object:
         raise DataError(f"{source}: split renaming needs a dict of splits")
     missing = sorted(k for k in rename if k not in obj)
     if missing:
-        raise DataError(f"{source}: no split(s) {missing} to rename (keys: {sorted(map(str, obj))})")
+        raise DataError(
+            f"{source}: no split(s) {missing} to rename (keys: {sorted(map(str, obj))})"
+        )
     out = {k: v for k, v in obj.items() if k not in rename}
     for theirs, ours in rename.items():
         if ours in out:

@@ -57,7 +57,11 @@ def _header(domain: Domain) -> dict[str, Any]:
     if "source" in domain.meta or "format" in domain.meta:
         kept.setdefault(
             "converted_from",
-            {k: domain.meta[k] for k in _PLACE_KEYS if k in domain.meta and _jsonable(domain.meta[k])},
+            {
+                k: domain.meta[k]
+                for k in _PLACE_KEYS
+                if k in domain.meta and _jsonable(domain.meta[k])
+            },
         )
     return {
         "format": FORMAT,
