@@ -49,6 +49,19 @@ def build_parser() -> argparse.ArgumentParser:
     enc.add_argument("label_csv", type=Path)
     enc.add_argument("--out", required=True, type=Path)
     enc.add_argument("--cache-dir", type=Path, default=None)
+    conv = dsub.add_parser(
+        "convert",
+        help="any supported input -> .h5 / .npz (pickle-free, for sharing) or .pkl (MMSA)",
+        description="Write IN (any format osan reads) as HDF5 or NPZ: features, lengths, "
+        "labels, ids, raw text and meta, loaded back without pickle; or as an MMSA .pkl.",
+    )
+    conv.add_argument("input", type=Path)
+    conv.add_argument("--out", required=True, type=Path, help="OUT.h5, OUT.npz or OUT.pkl")
+    conv.add_argument("--format", default="auto", help="input format if the suffix is unclear")
+    conv.add_argument("--task", choices=["regression", "classification"], default=None)
+    conv.add_argument("--split", default=None, help="word-aligned pickles: the file's split")
+    conv.add_argument("--compress", action="store_true", help="gzip (h5) / savez_compressed")
+    _add_data_opts(conv)
 
     tr = sub.add_parser("train", help="train a method on labelled source + unlabelled target")
     tr.add_argument("--method", default="osan")
@@ -181,6 +194,16 @@ def cmd_data(args: argparse.Namespace) -> int:
         domain = encode_label_csv(args.label_csv, cache_dir=args.cache_dir)
         save_mmsa(domain, args.out)
         print(f"wrote {args.out} ({sum(len(s) for s in domain.splits.values())} samples)")
+        return 0
+    if args.data_command == "convert":
+        from osan.data.convert import convert
+
+        domain = convert(
+            args.input, args.out, format=args.format, task=args.task,
+            nan_policy=args.nan_policy, compress=args.compress, split=args.split,
+        )  # fmt: skip
+        n = sum(len(s) for s in domain.splits.values())
+        print(f"wrote {args.out} ({domain.task}, {n} samples, splits {', '.join(domain.splits)})")
         return 0
     raise AssertionError(args.data_command)
 
