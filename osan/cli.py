@@ -123,10 +123,20 @@ def build_parser() -> argparse.ArgumentParser:
         "source-target JSD, learning curves (runs trained with curve_every=N) and case studies. "
         "Nothing is retrained.",
     )
-    rep.add_argument("--bench", required=True, nargs="+", type=Path, help="bench folder(s) DIR")
+    rep.add_argument(
+        "--bench",
+        nargs="+",
+        type=Path,
+        default=None,
+        help="bench folder(s) DIR; without it, --runs takes `osan train` folders",
+    )
     rep.add_argument("--out", required=True, type=Path, help="report folder OUT")
     rep.add_argument(
-        "--runs", nargs="+", default=None, help="run ids or patterns (msa/A2B/*/seed1)"
+        "--runs",
+        nargs="+",
+        default=None,
+        help="with --bench: run ids or patterns (msa/A2B/*/seed1); without: `osan train` "
+        "folders RUN [RUN ...], grouped by method",
     )
     rep.add_argument(
         "--methods",
@@ -261,6 +271,9 @@ def cmd_train(args: argparse.Namespace) -> int:
             return 0
     else:
         metrics = fit(cfg, source, target, args.out, resume=args.resume, progress=not args.quiet)
+    from osan.bench.spec import write_run_data
+
+    write_run_data(args.out, source=args.source, target=args.target)  # for `osan report --runs`
     print(_format_metrics(metrics))
     print(f"run written to {args.out}")
     return 0
@@ -327,8 +340,12 @@ def cmd_report(args: argparse.Namespace, argv: list[str] | None = None) -> int:
     if args.cases < 0:
         print("osan report: error: --cases must be >= 0", file=sys.stderr)
         return 2
+    if not args.bench and not args.runs:
+        print("osan report: error: give --bench DIR [DIR ...] or --runs RUN [RUN ...]",
+              file=sys.stderr)  # fmt: skip
+        return 2
     opts = ReportOptions(
-        benches=list(args.bench),
+        benches=list(args.bench or []),
         out=args.out,
         runs=args.runs,
         methods=args.methods,

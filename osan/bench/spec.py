@@ -378,6 +378,8 @@ def provenance(data: dict[str, Any]) -> str:
     name = data.get("benchmark", "?")
     spec = data.get("spec")
     head = f"Data: {name}" + (f" (spec {spec})" if spec and spec != name else "")
+    if spec == "osan train":
+        head = "Data (osan train)"
     parts = []
     for key, d in (data.get("domains") or {}).items():
         if "sha256" in d:
@@ -503,3 +505,22 @@ def subsample(domain: Domain, fraction: float, seed: int, key: str) -> Domain:
         splits[name] = sp.subset(np.sort(rng.permutation(n)[:k]))
     meta = {**domain.meta, "subsample": {"fraction": fraction, "seed": seed}}
     return replace(domain, splits=splits, meta=meta)
+
+
+#: What ``osan train`` records about its data in the run folder (read by ``osan report``).
+RUN_DATA = "data.json"
+
+
+def write_run_data(run_dir: str | Path, *, source: str | Path, target: str | Path) -> None:
+    """Write ``RUN/data.json``: the source and target files' names and short SHA-256, in the
+    shape of a results line's ``data`` (so :func:`provenance` reads it)."""
+    import json
+
+    from osan.atomic import atomic_write_bytes
+
+    domains = {}
+    for role, p in (("source", Path(source)), ("target", Path(target))):
+        domains[role] = {"file": p.name, **({"sha256": file_hash(p)} if p.is_file() else {})}
+    data = {"benchmark": "train", "spec": "osan train", "domains": domains}
+    text = json.dumps(data, indent=2) + "\n"
+    atomic_write_bytes(Path(run_dir) / RUN_DATA, lambda f: f.write(text.encode()))
