@@ -282,10 +282,16 @@ def _domain(key: str, raw: Any, origin: str, base: Path | None) -> DomainSpec:
 
 
 def _stem_names(paths: list[Path]) -> list[str]:
-    """Distinct id-safe names for files: their stems, else their folders' names."""
-    for pick in (lambda p: p.stem, lambda p: p.parent.name, lambda p: f"{p.parent.name}-{p.stem}"):
-        names = [re.sub(r"[^A-Za-z0-9_.-]+", "-", pick(p)).strip("-.") or "domain" for p in paths]
-        if len(set(names)) == len(names):
+    """Distinct id-safe names for files: their stems, else the first folder up their paths
+    whose names differ (``MOSEI/Processed/unaligned_50.pkl`` -> ``MOSEI``)."""
+
+    def clean(text: str) -> str:
+        return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-.")
+
+    levels = [[p.stem, *(a.name for a in p.resolve().parents)] for p in paths]
+    for i in range(min(len(lv) for lv in levels)):
+        names = [clean(lv[i]) for lv in levels]
+        if all(names) and len(set(names)) == len(names):
             return names
     return ["source", "target"]
 

@@ -507,8 +507,6 @@ def plan(
                 f"{suite} runs on {list(spec.benchmarks)}; for other data use --suite main "
                 f"--data {' '.join(names)}"
             )
-        if suite not in MAIN_PREFIX and spec.kind != "main" and len(data) > 1:
-            raise ValueError(f"{suite}: one --data spec per folder (run ids name no spec)")
         chosen = list(data)
     elif benchmarks is not None:
         bad = sorted(set(benchmarks) - set(spec.benchmarks))
@@ -532,6 +530,10 @@ def plan(
                     if methods is not None and v.method not in methods:
                         continue
                     runs.append(RunSpec(suite, bench.name, direction, v, seed, bench))
+    ids = [r.run_id for r in runs]
+    if len(set(ids)) != len(ids):
+        dup = next(i for i in ids if ids.count(i) > 1)
+        raise ValueError(f"two --data specs give the same run id {dup}; use one --out per spec")
     return runs
 
 

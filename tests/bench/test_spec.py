@@ -257,3 +257,26 @@ def test_select_rebuilds_spec_data_from_the_results(tmp_path, files, monkeypatch
     assert pairs["mosei2mosi"][0].dims() == {"text": 12, "audio": 7, "vision": 5}
     assert pairs["mosei2mosi"][1].dims() == {"text": 12, "audio": 3, "vision": 4}
     assert json.loads(json.dumps(rec["data"])) == rec["data"]
+
+
+@pytest.mark.slow
+def test_ray_executor_runs_a_spec(tmp_path, files):
+    """--executor ray on spec data: the driver loads the files once; results as with local."""
+    ray = pytest.importorskip("ray")
+    spec = write_spec(tmp_path / "tiny.yaml", pair_spec(files, pairs=[["mosi", "mosei"]]))
+    base = ["bench", "--suite", "main", "--data", str(spec), "--quick", "--methods",
+            "source-only", "osan", *TINY_BUDGET]  # fmt: skip
+    assert main([*base, "--out", str(tmp_path / "local")]) == 0
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        assert main([*base, "--out", str(tmp_path / "ray"), "--executor", "ray"]) == 0
+    finally:
+        ray.shutdown()
+    local = {r["run_id"]: r["metrics"] for r in load_results(tmp_path / "local" / RESULTS)}
+    remote = {r["run_id"]: r["metrics"] for r in load_results(tmp_path / "ray" / RESULTS)}
+    assert set(remote) == {
+        "tiny-cmu/mosi2mosei/source-only/seed1",
+        "tiny-cmu/mosi2mosei/osan/seed1",
+    }
+    for run_id, m in local.items():
+        assert remote[run_id] == pytest.approx(m, abs=1e-5), run_id
