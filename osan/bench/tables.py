@@ -319,7 +319,7 @@ def ablation_table_md(cells: list[Cell], suite: str) -> list[str]:
     task = cells[0].task
     cols = COLUMNS[task]
     bench = cells[0].benchmark
-    order = [v.name for v in _suite_variants(suite, bench)]
+    order = [v.name for v in _suite_variants(suite, bench, task)]
     cells = _ordered(cells, order)
     ref = reference_of(cells)
     if ref is not None:  # the full model first
@@ -340,9 +340,13 @@ def ablation_table_md(cells: list[Cell], suite: str) -> list[str]:
     return lines + _seed_note(cells)
 
 
-def _suite_variants(suite: str, bench: str) -> list[S.Variant]:
+def _suite_variants(suite: str, bench: str, task: str) -> list[S.Variant]:
+    """The suite's variants in table order (a spec's benchmark: by its task)."""
+    b: str | S.Benchmark = bench
+    if bench not in S.BENCHMARKS:
+        b = S.Benchmark(name=bench, task=task, title="", domains=(), pairs=())
     try:
-        return S.variants(suite, bench) + S.variants(suite, bench, quick=True)
+        return S.variants(suite, b) + S.variants(suite, b, quick=True)
     except (KeyError, ValueError):
         return []
 
@@ -470,7 +474,7 @@ def csv_rows(
         order = (
             list(S.MAIN_METHODS)
             if not ablation
-            else [v.name for v in _suite_variants(suite, bench)]
+            else [v.name for v in _suite_variants(suite, bench, group[0].task)]
         )
         for d in _directions(group, bench):
             sub = _ordered([c for c in group if c.direction == d], order)
