@@ -34,7 +34,6 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from osan.bench import suites as S
 from osan.bench.runner import (
     RESULTS,
     RUNS,

@@ -159,7 +159,9 @@ def test_ablation_suite_on_a_spec(tmp_path, files):
     assert ids == [f"ablation-modules/mosi2mosei/{v}/seed1" for v in
                    ("full", "wo-DDG", "wo-TAL", "wo-both")]  # fmt: skip
     md = (out / "table.md").read_text()
-    assert "w/o TAL" in md and "Data: tiny-cmu" in md
+    assert "Data: tiny-cmu" in md and "MOSI-like → MOSEI-like (mosi→mosei)" in md
+    header = next(x for x in md.splitlines() if x.startswith("| Module"))
+    assert header.index("(full)") < header.index("w/o DDG") < header.index("w/o TAL")
 
 
 def test_source_target_shortcut_plans_one_or_both_directions(tmp_path, files, capsys):
