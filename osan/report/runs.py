@@ -110,8 +110,8 @@ def group_title(group: tuple[str, str]) -> str:
     if bench == TRAIN_BENCH:
         return f"osan train runs, {direction}"
     spec = S.BENCHMARKS.get(bench)
-    heading = spec.directions.get(direction, direction) if spec else direction
-    return f"{bench} {direction} ({heading})"
+    heading = spec.directions.get(direction) if spec else None
+    return f"{bench} {direction}" + (f" ({heading})" if heading else "")
 
 
 def method_order(key: str) -> tuple[int, str]:
