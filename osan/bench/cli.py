@@ -68,7 +68,8 @@ def add_bench_parser(subparsers: argparse._SubParsersAction) -> argparse.Argumen
     p.add_argument(
         "--quick",
         action="store_true",
-        help="6 epochs, half-size data, a narrower model, 1 seed (msa-main < 15 min on 2 cores)",
+        help="6 epochs, half-size generated data (files are used whole), a narrower model, "
+        "1 seed (msa-main < 15 min on 2 cores)",
     )
     p.add_argument(
         "--methods", nargs="+", default=None, help=f"main suites: a subset of {S.MAIN_METHODS}"
@@ -83,7 +84,10 @@ def add_bench_parser(subparsers: argparse._SubParsersAction) -> argparse.Argumen
     )
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps ...")
     p.add_argument(
-        "--size", default=None, help="generated data: tiny | small | large | a float multiplier"
+        "--size",
+        default=None,
+        help="generated data: tiny | small | large | a float multiplier; data files of a spec: "
+        "a fraction in (0, 1] of every split (drawn by --data-seed)",
     )
     p.add_argument("--epochs", type=int, default=None, help="override optim.epochs of every run")
     p.add_argument("--data-seed", type=int, default=0, help="seed of the generated data")
