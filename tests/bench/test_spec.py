@@ -176,6 +176,13 @@ def test_source_target_shortcut_plans_one_or_both_directions(tmp_path, files, ca
     assert "mosei-mosi/mosi2mosei/" in capsys.readouterr().out
     spec = from_files(Path("a/MOSEI/unaligned_50.pkl"), Path("b/MOSI/unaligned_50.pkl"))
     assert spec.pairs == (("MOSEI", "MOSI"),)
+    # the selection suite takes a spec too (--quick grid, every method but the oracle)
+    spec_file = write_spec(tmp_path / "tiny.yaml", pair_spec(files))
+    sel = ["bench", "--suite", "selection", "--data", str(spec_file), "--out", str(out),
+           "--dry-run", "--quick"]  # fmt: skip
+    assert main(sel) == 0
+    text = capsys.readouterr().out
+    assert "selection/mosei2mosi/dann-a0.1-lr0.001/seed1" in text and "/oracle" not in text
 
 
 def test_builtin_benchmarks_are_specs_and_old_suite_names_keep_their_ids():

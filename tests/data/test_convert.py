@@ -104,3 +104,18 @@ def test_bad_files_and_commands_are_one_line(tmp_path, capsys):
         assert main(argv) == 2
         err = capsys.readouterr().err.strip()
         assert err.startswith("osan: error:") and "\n" not in err, err
+
+
+def test_written_files_are_readable_by_others_like_a_plain_write(tmp_path):
+    """Atomic writes go through a private temp file; the result gets 0666 less the umask."""
+    import os
+
+    dom, _ = generate("vtc", seed=0, size="tiny")
+    old = os.umask(0o022)
+    try:
+        save_portable(dom, tmp_path / "v.h5")
+        save_portable(dom, tmp_path / "v.npz")
+    finally:
+        os.umask(old)
+    for name in ("v.h5", "v.npz"):
+        assert (tmp_path / name).stat().st_mode & 0o777 == 0o644
