@@ -317,3 +317,42 @@ def test_builtin_generated_spec_records_its_data_and_resumes_old_records(tmp_pat
     parser = argparse.ArgumentParser(prog="osan")
     add_bench_parser(parser.add_subparsers(dest="command"))
     assert cmd_bench(parser.parse_args(argv), fit_fn=must_not_train) == 0
+
+
+def test_spec_domain_options_split_renaming_nan_policy_and_classes(tmp_path, files):
+    """``splits`` renames a file's splits, ``nan_policy: zero`` is per domain, and a
+    classification spec checks (and names) the classes of pickle-free files."""
+    from osan.bench.spec import load_domains, parse_spec
+    from osan.data.generators import generate
+    from osan.data.portable import save_portable
+
+    obj = pickle.loads(files["mosei"].read_bytes())
+    obj["val"] = obj.pop("valid")
+    obj["train"]["audio"][0, 0, 0] = np.nan
+    (tmp_path / "val.pkl").write_bytes(pickle.dumps(obj, protocol=4))
+    raw = pair_spec(files)
+    raw["domains"]["mosei"]["path"] = "val.pkl"  # relative to the spec's folder
+    with pytest.raises(SpecError, match="domain 'mosei'.*missing split"):
+        load_domains(parse_spec(raw, origin="s", base=tmp_path), size="small", seed=0)
+    raw["domains"]["mosei"]["splits"] = {"val": "valid"}
+    with pytest.raises(SpecError, match="1 NaN/Inf values"):
+        load_domains(parse_spec(raw, origin="s", base=tmp_path), size="small", seed=0)
+    raw["domains"]["mosei"]["nan_policy"] = "zero"
+    pairs = load_domains(parse_spec(raw, origin="s", base=tmp_path), size="small", seed=0)
+    src = pairs["mosei2mosi"][0]
+    assert src.meta["nan_replaced"] == 1 and len(src.split("valid")) == N["valid"]
+
+    news, show = generate("vtc", seed=0, size="tiny")
+    save_portable(news, tmp_path / "news.h5")
+    save_portable(show, tmp_path / "show.npz")
+    cls = {
+        "name": "vtc-files",
+        "task": "classification",
+        "classes": ["Caption", "Subtitle", "Others"],
+        "domains": {"news": "news.h5", "show": "show.npz"},
+    }
+    pairs = load_domains(parse_spec(cls, origin="c", base=tmp_path), size="small", seed=0)
+    assert set(pairs) == {"news2show", "show2news"}  # default: every ordered pair
+    cls["classes"] = ["a", "b", "c"]
+    with pytest.raises(SpecError, match="differ from the spec's"):
+        load_domains(parse_spec(cls, origin="c", base=tmp_path), size="small", seed=0)
