@@ -238,7 +238,9 @@ def default_data_fn(
         try:
             spec = spec_of(benchmark)
             frac = B.file_fraction(spec, opts.size)
-            return B.describe_data(spec, size=size, seed=opts.data_seed, fraction=frac)
+            return B.describe_data(
+                spec, size=size, seed=opts.data_seed, fraction=frac, nan_policy=opts.nan_policy
+            )
         except B.SpecError as e:
             raise BenchError(str(e)) from None
 
@@ -285,8 +287,12 @@ def rebuild_data(record: dict[str, Any], opts: BenchOptions) -> dict[str, tuple[
         spec = B.load_spec(ref) if ref is not None else S.BENCHMARKS[bench]
     except B.SpecError as e:
         raise BenchError(f"{record['run_id']}: {e}") from None
+    zero = any(d.get("nan_policy") == "zero" for d in (data.get("domains") or {}).values())
     bopts = replace(
-        opts, size=data.get("size", data.get("fraction")), data_seed=int(data.get("seed") or 0)
+        opts,
+        size=data.get("size", data.get("fraction")),
+        data_seed=int(data.get("seed") or 0),
+        nan_policy="zero" if zero else opts.nan_policy,  # as the bench's --nan-policy was
     )
     load, describe = default_data_fn(bopts, {spec.name: spec})
     here = describe(spec.name)
