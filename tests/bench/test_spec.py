@@ -253,20 +253,24 @@ def test_bad_specs_give_one_line_and_exit_2(tmp_path, files, capsys):
         load_spec(write_spec(tmp_path / "x.yaml", {"name": "a b", "domains": {}}))
 
 
-def test_select_rebuilds_spec_data_from_the_results(tmp_path, files, monkeypatch):
-    """``osan select`` over a spec's selection runs finds the same files by their hashes."""
+def test_selection_suite_and_osan_select_on_a_spec(tmp_path, files, capsys):
+    """The selection suite runs on a spec, and ``osan select`` rebuilds the same files (found by
+    their hashes) to score the runs without target labels."""
     from osan.bench.runner import BenchOptions, rebuild_data
 
-    spec = write_spec(tmp_path / "tiny.yaml", pair_spec(files))
+    spec = write_spec(tmp_path / "tiny.yaml", pair_spec(files, pairs=[["mosei", "mosi"]]))
     out = tmp_path / "sel"
-    assert main(["bench", "--suite", "main", "--data", str(spec), "--out", str(out), "--quick",
-                 "--methods", "source-only", *TINY_BUDGET]) == 0  # fmt: skip
-    rec = load_results(out / RESULTS)[0]
-    pairs = rebuild_data(rec, BenchOptions(suite="selection", out=out))
-    assert set(pairs) == {"mosei2mosi", "mosi2mosei"}
+    assert main(["bench", "--suite", "selection", "--data", str(spec), "--out", str(out),
+                 "--quick", "--methods", "source-only", "dann", *TINY_BUDGET]) == 0  # fmt: skip
+    records = load_results(out / RESULTS)
+    assert len(records) == 3 + 6  # the quick grids of source-only (lr) and DANN (α x lr)
+    pairs = rebuild_data(records[0], BenchOptions(suite="selection", out=out))
     assert pairs["mosei2mosi"][0].dims() == {"text": 12, "audio": 7, "vision": 5}
     assert pairs["mosei2mosi"][1].dims() == {"text": 12, "audio": 3, "vision": 4}
-    assert json.loads(json.dumps(rec["data"])) == rec["data"]
+    capsys.readouterr()
+    assert main(["select", "--bench", str(out)]) == 0
+    md = (out / "selection.md").read_text()
+    assert "Data: tiny-cmu" in md and "source_val" in md
 
 
 @pytest.mark.slow
