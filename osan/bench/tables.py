@@ -228,11 +228,12 @@ def _direction_names(cells: list[Cell], bench: str) -> dict[str, str]:
     return names
 
 
-def short_direction(direction: str, cells: list[Cell] = ()) -> str:  # type: ignore[assignment]
-    """``A→B`` / ``mosei→mosi``: the compact heading of a direction."""
+def short_direction(direction: str, cells: list[Cell] | None = None) -> str:
+    """``A→B`` / ``mosei→mosi``: the compact heading of a direction (built-in, else as the
+    runner recorded it)."""
     if direction in DIRECTION_SHORT:
         return DIRECTION_SHORT[direction]
-    recorded = next((c.direction_short for c in cells if c.direction == direction), "")
+    recorded = next((c.direction_short for c in cells or [] if c.direction == direction), "")
     return recorded or direction
 
 
