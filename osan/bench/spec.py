@@ -25,6 +25,7 @@ problem with a spec is one line (:class:`SpecError`), checked before anything tr
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import zlib
 from dataclasses import dataclass, replace
@@ -257,7 +258,7 @@ def _domain(key: str, raw: Any, origin: str, base: Path | None) -> DomainSpec:
         raise _fail(origin, f"domain {key!r}: role applies to generated domains only")
     p = Path(str(path)).expanduser()
     if not p.is_absolute() and base is not None:
-        p = base / p
+        p = Path(os.path.normpath(base / p))
     fmt = raw.get("format", "auto")
     if fmt not in _FORMATS:
         raise _fail(origin, f"domain {key!r}: format must be one of {list(_FORMATS)}, got {fmt!r}")
