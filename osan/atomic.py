@@ -1,7 +1,9 @@
 """Atomic file writes: a temp file in the same folder, fsync, then ``os.replace``.
 
 A process killed at any moment (``kill -9`` included) leaves either the old file or the new
-one, never a torn file.
+one, never a torn file. The file gets the permissions a plain ``open(path, "w")`` would give
+(0666 less the umask), not the temp file's private 0600: written data is meant to be read by
+others (a converted data set, a results table).
 """
 
 from __future__ import annotations
@@ -11,6 +13,12 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO
+
+
+def _umask_mode() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
 
 
 def atomic_write_bytes(path: str | Path, write: Callable[[IO[bytes]], object]) -> None:
@@ -23,6 +31,26 @@ def atomic_write_bytes(path: str | Path, write: Callable[[IO[bytes]], object]) -
             write(f)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, _umask_mode())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_path(path: str | Path, write: Callable[[Path], object]) -> None:
+    """Call ``write(tmp_path)`` for writers that open the file themselves (HDF5), then fsync
+    the temp file and rename it over ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.chmod(tmp, _umask_mode())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

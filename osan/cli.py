@@ -49,6 +49,19 @@ def build_parser() -> argparse.ArgumentParser:
     enc.add_argument("label_csv", type=Path)
     enc.add_argument("--out", required=True, type=Path)
     enc.add_argument("--cache-dir", type=Path, default=None)
+    conv = dsub.add_parser(
+        "convert",
+        help="any supported input -> .h5 / .npz (pickle-free, for sharing) or .pkl (MMSA)",
+        description="Write IN (any format osan reads) as HDF5 or NPZ: features, lengths, "
+        "labels, ids, raw text and meta, loaded back without pickle; or as an MMSA .pkl.",
+    )
+    conv.add_argument("input", type=Path)
+    conv.add_argument("--out", required=True, type=Path, help="OUT.h5, OUT.npz or OUT.pkl")
+    conv.add_argument("--format", default="auto", help="input format if the suffix is unclear")
+    conv.add_argument("--task", choices=["regression", "classification"], default=None)
+    conv.add_argument("--split", default=None, help="word-aligned pickles: the file's split")
+    conv.add_argument("--compress", action="store_true", help="gzip (h5) / savez_compressed")
+    _add_data_opts(conv)
 
     tr = sub.add_parser("train", help="train a method on labelled source + unlabelled target")
     tr.add_argument("--method", default="osan")
@@ -110,10 +123,20 @@ def build_parser() -> argparse.ArgumentParser:
         "source-target JSD, learning curves (runs trained with curve_every=N) and case studies. "
         "Nothing is retrained.",
     )
-    rep.add_argument("--bench", required=True, nargs="+", type=Path, help="bench folder(s) DIR")
+    rep.add_argument(
+        "--bench",
+        nargs="+",
+        type=Path,
+        default=None,
+        help="bench folder(s) DIR; without it, --runs takes `osan train` folders",
+    )
     rep.add_argument("--out", required=True, type=Path, help="report folder OUT")
     rep.add_argument(
-        "--runs", nargs="+", default=None, help="run ids or patterns (msa/A2B/*/seed1)"
+        "--runs",
+        nargs="+",
+        default=None,
+        help="with --bench: run ids or patterns (msa/A2B/*/seed1); without: `osan train` "
+        "folders RUN [RUN ...], grouped by method",
     )
     rep.add_argument(
         "--methods",
@@ -182,6 +205,16 @@ def cmd_data(args: argparse.Namespace) -> int:
         save_mmsa(domain, args.out)
         print(f"wrote {args.out} ({sum(len(s) for s in domain.splits.values())} samples)")
         return 0
+    if args.data_command == "convert":
+        from osan.data.convert import convert
+
+        domain = convert(
+            args.input, args.out, format=args.format, task=args.task,
+            nan_policy=args.nan_policy, compress=args.compress, split=args.split,
+        )  # fmt: skip
+        n = sum(len(s) for s in domain.splits.values())
+        print(f"wrote {args.out} ({domain.task}, {n} samples, splits {', '.join(domain.splits)})")
+        return 0
     raise AssertionError(args.data_command)
 
 
@@ -238,6 +271,9 @@ def cmd_train(args: argparse.Namespace) -> int:
             return 0
     else:
         metrics = fit(cfg, source, target, args.out, resume=args.resume, progress=not args.quiet)
+    from osan.bench.spec import write_run_data
+
+    write_run_data(args.out, source=args.source, target=args.target)  # for `osan report --runs`
     print(_format_metrics(metrics))
     print(f"run written to {args.out}")
     return 0
@@ -304,8 +340,12 @@ def cmd_report(args: argparse.Namespace, argv: list[str] | None = None) -> int:
     if args.cases < 0:
         print("osan report: error: --cases must be >= 0", file=sys.stderr)
         return 2
+    if not args.bench and not args.runs:
+        print("osan report: error: give --bench DIR [DIR ...] or --runs RUN [RUN ...]",
+              file=sys.stderr)  # fmt: skip
+        return 2
     opts = ReportOptions(
-        benches=list(args.bench),
+        benches=list(args.bench or []),
         out=args.out,
         runs=args.runs,
         methods=args.methods,

@@ -1,6 +1,9 @@
 """``osan bench``: the paper's tables on our data, one command per suite.
 
-    osan bench --suite msa-main --out results/msa --quick
+    osan bench --suite main --data configs/benchmarks/cmu-mmsa.yaml --out results/cmu --quick
+    osan bench --suite main --source MOSEI.pkl --target MOSI.pkl --both-directions --out r/cmu
+    osan bench --suite ablation-ddg --data my-spec.yaml --out results/ddg
+    osan bench --suite msa-main --out results/msa --quick          # = --suite main --data msa
     osan bench --suite ablation-ddg --out results/ddg --seeds 1 2 3 --benchmarks msa
     osan bench --suite real-text --out results/cmu --mosi PATH/mosi_label.csv --mosei PATH/...
     osan bench --suite msa-main --out results/msa --methods source-only osan optim.lr=5e-4
@@ -33,12 +36,40 @@ def add_bench_parser(subparsers: argparse._SubParsersAction) -> argparse.Argumen
     p.add_argument("--suite", required=True, choices=list(S.SUITES))
     p.add_argument("--out", required=True, type=Path, help="results folder DIR")
     p.add_argument(
+        "--data",
+        nargs="+",
+        default=None,
+        metavar="SPEC",
+        help="benchmark spec(s): a YAML file (configs/benchmarks/cmu-mmsa.yaml) or a built-in "
+        "(msa, vtc, cmu-text); required by --suite main, replaces the benchmarks of the "
+        "ablation and selection suites",
+    )
+    p.add_argument("--source", type=Path, default=None, help="shortcut spec: the source file")
+    p.add_argument("--target", type=Path, default=None, help="shortcut spec: the target file")
+    p.add_argument(
+        "--both-directions", action="store_true", help="--source/--target: also target→source"
+    )
+    p.add_argument(
+        "--task",
+        choices=["regression", "classification"],
+        default=None,
+        help="--source/--target: the task (default regression)",
+    )
+    p.add_argument(
+        "--nan-policy",
+        choices=["error", "zero"],
+        default="error",
+        help="NaN/Inf in spec data files: stop (default) or replace by 0 (a domain's "
+        "nan_policy in the spec wins)",
+    )
+    p.add_argument(
         "--seeds", nargs="+", default=None, help="training seeds (default 1 2 3; --quick: 1)"
     )
     p.add_argument(
         "--quick",
         action="store_true",
-        help="6 epochs, half-size data, a narrower model, 1 seed (msa-main < 15 min on 2 cores)",
+        help="6 epochs, half-size generated data (files are used whole), a narrower model, "
+        "1 seed (msa-main < 15 min on 2 cores)",
     )
     p.add_argument(
         "--methods", nargs="+", default=None, help=f"main suites: a subset of {S.MAIN_METHODS}"
@@ -53,7 +84,10 @@ def add_bench_parser(subparsers: argparse._SubParsersAction) -> argparse.Argumen
     )
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps ...")
     p.add_argument(
-        "--size", default=None, help="generated data: tiny | small | large | a float multiplier"
+        "--size",
+        default=None,
+        help="generated data: tiny | small | large | a float multiplier; data files of a spec: "
+        "a fraction in (0, 1] of every split (drawn by --data-seed)",
     )
     p.add_argument("--epochs", type=int, default=None, help="override optim.epochs of every run")
     p.add_argument("--data-seed", type=int, default=0, help="seed of the generated data")
@@ -108,6 +142,7 @@ def options_from_args(args: argparse.Namespace) -> BenchOptions:
     overrides = list(args.overrides or [])
     seeds_raw = _split_overrides(args.seeds, overrides)
     methods = _split_overrides(args.methods, overrides)
+    data = _split_overrides(getattr(args, "data", None), overrides)
     seeds = None
     if seeds_raw is not None:
         try:
@@ -130,6 +165,12 @@ def options_from_args(args: argparse.Namespace) -> BenchOptions:
         mosei=args.mosei,
         text_cache_dir=args.text_cache_dir,
         verbose=args.verbose,
+        data=data,
+        source=getattr(args, "source", None),
+        target=getattr(args, "target", None),
+        both_directions=getattr(args, "both_directions", False),
+        task=getattr(args, "task", None),
+        nan_policy=getattr(args, "nan_policy", "error"),
     )
 
 

@@ -25,13 +25,14 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from tqdm.auto import tqdm
 
+from osan.bench import spec as B
 from osan.bench import suites as S
 from osan.bench.executors import Executor, LocalExecutor, RunOutcome, RunTask, execute_run
 from osan.bench.tables import write_tables
@@ -67,6 +68,12 @@ class BenchOptions:
     mosei: Path | None = None
     text_cache_dir: Path | None = None
     verbose: bool = False
+    data: list[str] | None = None  # --data: built-in names or spec files
+    source: Path | None = None  # --source/--target: a spec of two files
+    target: Path | None = None
+    both_directions: bool = False
+    task: str | None = None  # --task of --source/--target (default regression)
+    nan_policy: str = "error"  # for spec domains that do not set their own
 
     def resolved_seeds(self) -> list[int]:
         if self.seeds:
@@ -162,55 +169,145 @@ Encoding the transcripts needs the text extra:  pip install 'osan[text]'"""
 
 def check_label_files(opts: BenchOptions) -> tuple[Path, Path]:
     """The MOSI and MOSEI label files of ``real-text``, or :class:`BenchError` saying what to do."""
-    mosi = opts.mosi or default_label_csv("mosi_label.csv")
-    mosei = opts.mosei or default_label_csv("mosei_label.csv")
+    spec = _with_label_paths(S.BENCHMARKS["cmu"], opts)
+    mosi, mosei = spec.domain("MOSI").path, spec.domain("MOSEI").path
+    assert mosi is not None and mosei is not None
     missing = [str(p) for p in (mosi, mosei) if not Path(p).is_file()]
     if missing:
         raise BenchError(MISSING_LABELS_HELP.format(missing=", ".join(missing)))
     return Path(mosi), Path(mosei)
 
 
-def default_data_fn(opts: BenchOptions) -> tuple[DataFn, Callable[[str], dict[str, Any]]]:
-    """The data of each benchmark (generated once, kept in memory) and its description for the
-    results lines: generated benchmarks by ``(size, data_seed)``, real-text by file name."""
-    size = opts.resolved_size()
+def _with_label_paths(spec: B.BenchmarkSpec, opts: BenchOptions) -> B.BenchmarkSpec:
+    """The cmu-text spec with ``--mosi``/``--mosei`` in place of its files."""
+    if spec.name == "cmu" and spec.origin == "cmu-text":
+        if opts.mosi is not None:
+            spec = spec.with_path("MOSI", opts.mosi)
+        if opts.mosei is not None:
+            spec = spec.with_path("MOSEI", opts.mosei)
+    return spec
 
-    def spec(benchmark: str) -> dict[str, Any]:
-        if benchmark == "cmu":
-            mosi, mosei = check_label_files(opts)
-            return {"benchmark": "cmu", "mosi": mosi.name, "mosei": mosei.name}
-        return {"benchmark": benchmark, "size": size, "seed": opts.data_seed}
+
+def resolve_specs(opts: BenchOptions) -> list[B.BenchmarkSpec] | None:
+    """The benchmark specs of ``--data`` or ``--source/--target``; ``None``: the suite's own.
+
+    Raises :class:`BenchError` (one line) for a bad spec.
+    """
+    if (opts.source is None) != (opts.target is None):
+        raise BenchError("--source and --target go together")
+    if opts.source is not None:
+        if opts.data:
+            raise BenchError("give either --data or --source/--target")
+        return [
+            B.from_files(
+                opts.source,
+                opts.target,  # type: ignore[arg-type]
+                both_directions=opts.both_directions,
+                task=opts.task or "regression",
+            )
+        ]
+    if opts.both_directions or opts.task is not None:
+        raise BenchError("--both-directions and --task go with --source/--target")
+    if not opts.data:
+        return None
+    try:
+        return [B.load_spec(d) for d in opts.data]
+    except B.SpecError as e:
+        raise BenchError(str(e)) from None
+
+
+def default_data_fn(
+    opts: BenchOptions, specs: dict[str, B.BenchmarkSpec] | None = None
+) -> tuple[DataFn, Callable[[str], dict[str, Any]]]:
+    """The data of each benchmark (loaded once, kept in memory) and its description for the
+    results lines (the spec, each file's name and short SHA-256; generated data by size and
+    seed). ``specs`` maps benchmark names to their specs (default: the built-in ones)."""
+    size = opts.resolved_size()
+    cache: dict[str, dict[str, tuple[Domain, Domain]]] = {}
+
+    def spec_of(benchmark: str) -> B.BenchmarkSpec:
+        spec = (specs or {}).get(benchmark) or S.BENCHMARKS.get(benchmark)
+        if spec is None:
+            raise BenchError(f"no benchmark spec named {benchmark!r}")
+        spec = _with_label_paths(spec, opts)
+        if spec.name == "cmu" and spec.origin == "cmu-text":
+            check_label_files(opts)
+        return spec
+
+    def describe(benchmark: str) -> dict[str, Any]:
+        try:
+            spec = spec_of(benchmark)
+            frac = B.file_fraction(spec, opts.size)
+            return B.describe_data(
+                spec, size=size, seed=opts.data_seed, fraction=frac, nan_policy=opts.nan_policy
+            )
+        except B.SpecError as e:
+            raise BenchError(str(e)) from None
 
     def load(benchmark: str) -> dict[str, tuple[Domain, Domain]]:
-        if benchmark == "cmu":
-            return _load_cmu(opts)
-        from osan.data.generators import generate
+        if benchmark not in cache:
+            spec = spec_of(benchmark)
+            for d in spec.domains:
+                if d.path is not None and d.path.suffix.lower() == ".csv":
+                    print(f"osan bench: encoding {d.path} (cached after the first time)",
+                          file=sys.stderr)  # fmt: skip
+            try:
+                cache[benchmark] = B.load_domains(
+                    spec,
+                    size=size,
+                    seed=opts.data_seed,
+                    fraction=B.file_fraction(spec, opts.size),
+                    nan_policy=opts.nan_policy,
+                    text_cache_dir=opts.text_cache_dir,
+                )
+            except B.SpecError as e:
+                raise BenchError(str(e)) from None
+        return cache[benchmark]
 
-        source, target = generate(benchmark, seed=opts.data_seed, size=size)
-        if benchmark == "msa":  # A: the MOSEI-like source, B: the MOSI-like target
-            return {"A2B": (source, target), "B2A": (target, source)}
-        return {"news2show": (source, target)}
-
-    return load, spec
+    return load, describe
 
 
-def _load_cmu(opts: BenchOptions) -> dict[str, tuple[Domain, Domain]]:
-    from osan.data.label_csv import encode_label_csv
+def rebuild_data(record: dict[str, Any], opts: BenchOptions) -> dict[str, tuple[Domain, Domain]]:
+    """The domains a results line was trained on, rebuilt from its ``data`` (``osan select``):
+    the same spec, and files with the same hashes, or :class:`BenchError`."""
+    data = record.get("data") or {}
+    bench = record.get("benchmark", data.get("benchmark", ""))
+    ref = data.get("spec")
+    if data.get("custom") or (ref is None and bench not in S.BENCHMARKS):
+        raise BenchError(
+            f"{record['run_id']}: trained on data osan cannot rebuild ({data}); "
+            "osan select rebuilds data from benchmark specs"
+        )
+    if ref == "--source/--target":
+        raise BenchError(
+            f"{record['run_id']}: trained with --source/--target; write a spec for those files "
+            "to select over its runs"
+        )
+    try:
+        spec = B.load_spec(ref) if ref is not None else S.BENCHMARKS[bench]
+    except B.SpecError as e:
+        raise BenchError(f"{record['run_id']}: {e}") from None
+    zero = any(d.get("nan_policy") == "zero" for d in (data.get("domains") or {}).values())
+    bopts = replace(
+        opts,
+        size=data.get("size", data.get("fraction")),
+        data_seed=int(data.get("seed") or 0),
+        nan_policy="zero" if zero else opts.nan_policy,  # as the bench's --nan-policy was
+    )
+    load, describe = default_data_fn(bopts, {spec.name: spec})
+    here = describe(spec.name)
+    if not same_data(data, here):
+        raise BenchError(
+            f"{record['run_id']}: was trained on {data}, but this command would rebuild "
+            f"{here} (point --mosi/--mosei at the same files, or restore the spec's files)"
+        )
+    return load(spec.name)
 
-    mosi_path, mosei_path = check_label_files(opts)
-    domains = {}
-    for name, path in (("CMU-MOSI", mosi_path), ("CMU-MOSEI", mosei_path)):
-        print(f"osan bench: encoding {path} (cached after the first time)", file=sys.stderr)
-        try:
-            domains[name] = encode_label_csv(
-                path, cache_dir=opts.text_cache_dir, name=name, progress=True
-            )
-        except ImportError as e:
-            raise BenchError(
-                f"encoding the transcripts needs the text extra: pip install 'osan[text]' ({e})"
-            ) from None
-    mosi, mosei = domains["CMU-MOSI"], domains["CMU-MOSEI"]
-    return {"MOSEI2MOSI": (mosei, mosi), "MOSI2MOSEI": (mosi, mosei)}
+
+def same_data(recorded: dict[str, Any], current: dict[str, Any]) -> bool:
+    """Whether a results line's data matches the current command's: equal on the keys both
+    hold (results written before the specs hold fewer)."""
+    return all(current[k] == v for k, v in recorded.items() if k in current)
 
 
 # --------------------------------------------------------------------------- the runner
@@ -222,7 +319,7 @@ def build_config(run: S.RunSpec, opts: BenchOptions) -> Config:
         return load_config(
             None,
             over,
-            task=S.BENCHMARKS[run.benchmark].task,
+            task=run.data.task,
             method=run.method,
             seed=run.seed,
             device=opts.device,
@@ -280,6 +377,7 @@ def run_suite(
     ``RayExecutor``: Ray tasks). Whatever the executor, only this process writes the results.
     """
     t_start = time.perf_counter()
+    chosen = resolve_specs(opts)
     try:
         runs = S.plan(
             opts.suite,
@@ -287,11 +385,14 @@ def run_suite(
             methods=opts.methods,
             benchmarks=opts.benchmarks,
             quick=opts.quick,
+            data=chosen,
         )
     except ValueError as e:
         raise BenchError(str(e)) from None
+    benches = {r.benchmark: r.data for r in runs}
+    eager = data_fn is None
     if data_fn is None:
-        default_fn, default_spec = default_data_fn(opts)
+        default_fn, default_spec = default_data_fn(opts, benches)
         data_fn = default_fn
         data_spec = data_spec or default_spec
     if data_spec is None:
@@ -317,6 +418,9 @@ def run_suite(
         return SuiteResult(len(runs), len(runs) - len(pending), [], [], 0.0, [])
     if pending:
         _check_methods(pending)
+        if eager:  # load and pair-check every domain before anything trains
+            for bench in dict.fromkeys(r.benchmark for r in pending):
+                data_fn(bench)
     out.mkdir(parents=True, exist_ok=True)
 
     ran: list[str] = []
@@ -395,7 +499,7 @@ def _check_conflicts(
             got_hash, want_hash = rec.get("config_hash"), cfg.hash()
         want_data = specs[r.benchmark]
         got_data = rec.get("data", want_data)
-        if got_hash != want_hash or got_data != want_data:
+        if got_hash != want_hash or not same_data(got_data, want_data):
             what = (
                 f"config hash {got_hash} -> {want_hash}"
                 if got_hash != want_hash
@@ -430,6 +534,9 @@ def _record(
         "reference": run.variant.reference,
         "group": S.method_group(run.method),
         "direction": run.direction,
+        "direction_label": run.data.directions.get(run.direction, run.direction),
+        "direction_short": run.data.short(run.direction),
+        "benchmark_title": run.data.title,
         "seed": run.seed,
         "metrics": _flat(target),
         "source_metrics": _flat(metrics.get("source", {})),

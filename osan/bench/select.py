@@ -34,15 +34,14 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from osan.bench import suites as S
 from osan.bench.runner import (
     RESULTS,
     RUNS,
     BenchError,
     BenchOptions,
     DataFn,
-    default_data_fn,
     load_results,
+    rebuild_data,
 )
 from osan.bench.select_picks import Pool, evaluate_pool, make_pools
 from osan.bench.select_report import (
@@ -86,29 +85,15 @@ def _data_getter(
             if data_fn is not None:
                 cache[key] = data_fn(bench)
             else:
-                if spec.get("custom") or bench not in S.BENCHMARKS:
-                    raise BenchError(
-                        f"{rec['run_id']}: trained on data osan cannot rebuild ({spec}); "
-                        "osan select rebuilds the built-in and real-text benchmarks only"
-                    )
                 bopts = BenchOptions(
                     suite=rec.get("suite", ""),
                     out=opts.bench,
-                    size=spec.get("size"),
-                    data_seed=int(spec.get("seed", 0)),
                     mosi=opts.mosi,
                     mosei=opts.mosei,
                     text_cache_dir=opts.text_cache_dir,
                 )
-                load, spec_fn = default_data_fn(bopts)
-                here = spec_fn(bench)
-                if here != spec:
-                    raise BenchError(
-                        f"{rec['run_id']}: was trained on {spec}, but this command would "
-                        f"rebuild {here} (point --mosi/--mosei at the same files)"
-                    )
                 try:
-                    cache[key] = load(bench)
+                    cache[key] = rebuild_data(rec, bopts)
                 except ValueError as e:  # DataError included
                     raise BenchError(
                         f"{rec['run_id']}: cannot rebuild its data {spec}: {e}"

@@ -10,6 +10,7 @@ from typing import Any
 
 from osan.bench import suites as S
 from osan.bench.select_picks import Pool, summarize
+from osan.bench.tables import data_lines
 from osan.eval.metrics import METRIC_DIRECTIONS
 
 REPORT_MD = "selection.md"
@@ -96,9 +97,12 @@ def render_markdown(
         group = [p for p in pools if p.benchmark == bench and p.direction == direction]
         b = S.BENCHMARKS.get(bench)
         name = b.directions.get(direction, direction) if b else direction
+        data = data_lines([r for p in group for r in p.records]).get(bench, [])
         out += [
             f"### {bench} {direction} ({name}), {_metric_title(group[0].metric)}",
             "",
+            *[f"{line}  " for line in data],
+            *([""] if data else []),
             f"| method | seed | settings | validator | pick | target @ pick | regret | ρ "
             f"| oracle {ORACLE_MARK} (its setting) | mean over settings |",
             "|---|---|---|---|---|---|---|---|---|---|",

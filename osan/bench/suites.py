@@ -7,12 +7,16 @@ A suite expands to a list of :class:`RunSpec` — one ``fit`` each — with a st
 
 | suite              | runs                                                        | paper      |
 |--------------------|-------------------------------------------------------------|------------|
+| ``main``           | every method x every pair of ``--data SPEC`` (any spec)     | Table 1 / 6|
 | ``msa-main``       | every method x A2B, B2A of the generated ``msa`` benchmark  | Table 1    |
 | ``vtc-main``       | every method on the generated ``vtc`` benchmark             | Table 6    |
 | ``real-text``      | every method x CMU-MOSEI <-> CMU-MOSI transcripts (text)    | Table 1*   |
 | ``ablation-*``     | OSAN variants on msa A2B (Tables 2-5) and vtc (Tables 7-10) | Tables 2-10|
 | ``ablation-design``| OSAN's session-4 design choices, one at a time              | (none)     |
 | ``selection``      | a hyper-parameter grid per method on msa, vtc and real text | (osan select)|
+
+The data of a suite is a benchmark spec (:mod:`osan.bench.spec`): the built-in ``msa``,
+``vtc`` and ``cmu-text`` (``configs/benchmarks/``) or the user's own (``--data SPEC.yaml``).
 
 Ablation variants are config overrides of ``osan``; each ablation suite has one *reference*
 variant (the full model), against which the table reports deltas. The overrides of a run are
@@ -23,8 +27,9 @@ wins, otherwise an ablation would not ablate).
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from osan.bench.spec import BenchmarkSpec, load_spec
 from osan.config import TALConfig
 
 #: Every method of the main suites, in the paper's row order (Direct Transfer, UDA, oracle).
@@ -69,40 +74,18 @@ def method_group(method: str) -> str:
     return "uda"
 
 
-@dataclass(frozen=True)
-class Benchmark:
-    """A data source of the suites: its task and its transfer directions."""
+#: A data source of the suites (name, task, directions, title): a benchmark spec.
+Benchmark = BenchmarkSpec
 
-    name: str  # "msa" | "vtc" | "cmu"
-    task: str  # "regression" | "classification"
-    directions: dict[str, str]  # direction id -> table heading, in table order
-    title: str
+#: The built-in benchmarks, specs in ``configs/benchmarks/`` (``cmu`` is ``cmu-text.yaml``).
+#: Their first pair is the direction the paper's ablations use: CMU-MOSI target (Tables 2-5)
+#: and Text-show (Tables 7-10).
+BENCHMARKS: dict[str, Benchmark] = {b: load_spec(b) for b in ("msa", "vtc", "cmu")}
 
 
-BENCHMARKS: dict[str, Benchmark] = {
-    "msa": Benchmark(
-        "msa",
-        "regression",
-        {"A2B": "MOSEI-like → MOSI-like", "B2A": "MOSI-like → MOSEI-like"},
-        "generated multimodal sentiment analysis (osan.data.generators.msa)",
-    ),
-    "vtc": Benchmark(
-        "vtc",
-        "classification",
-        {"news2show": "news → variety show"},
-        "generated video text classification (osan.data.generators.vtc)",
-    ),
-    "cmu": Benchmark(
-        "cmu",
-        "regression",
-        {"MOSEI2MOSI": "CMU-MOSEI → CMU-MOSI", "MOSI2MOSEI": "CMU-MOSI → CMU-MOSEI"},
-        "real CMU-MOSEI / CMU-MOSI transcripts, text modality only",
-    ),
-}
-
-#: The benchmark/direction that the paper's ablations use: CMU-MOSI target (Tables 2-5) and
-#: Text-show (Tables 7-10).
-ABLATION_DIRECTION: dict[str, str] = {"msa": "A2B", "vtc": "news2show"}
+def benchmark_of(benchmark: str | Benchmark) -> Benchmark:
+    """A built-in benchmark by name, or the spec itself."""
+    return benchmark if isinstance(benchmark, BenchmarkSpec) else BENCHMARKS[benchmark]
 
 
 @dataclass(frozen=True)
@@ -125,15 +108,21 @@ class RunSpec:
     direction: str
     variant: Variant
     seed: int
+    spec: Benchmark | None = field(default=None, compare=False, repr=False)
 
     @property
     def method(self) -> str:
         return self.variant.method
 
     @property
+    def data(self) -> Benchmark:
+        """The benchmark spec this run trains on."""
+        return self.spec if self.spec is not None else BENCHMARKS[self.benchmark]
+
+    @property
     def run_id(self) -> str:
         """Stable id, also the run's folder under ``DIR/runs/``."""
-        prefix = MAIN_PREFIX.get(self.suite, self.suite)
+        prefix = self.benchmark if self.suite == MAIN else MAIN_PREFIX.get(self.suite, self.suite)
         return f"{prefix}/{self.direction}/{self.variant.name}/seed{self.seed}"
 
 
@@ -143,12 +132,23 @@ class Suite:
     kind: str  # "main" | "ablation"
     title: str
     paper: str
-    benchmarks: tuple[str, ...]  # default benchmarks (ablations: msa and vtc)
+    benchmarks: tuple[str, ...]  # default benchmarks (ablations: msa and vtc); main: none
 
+
+#: The suite that runs every method on the spec(s) given with ``--data`` (run ids
+#: ``<spec name>/<direction>/<method>/seed<k>``, as ``msa-main``'s are ``msa/...``).
+MAIN = "main"
 
 SUITES: dict[str, Suite] = {
     s.name: s
     for s in (
+        Suite(
+            MAIN,
+            "main",
+            "All methods on a benchmark spec (--data)",
+            "Table 1 / Table 6",
+            (),
+        ),
         Suite(
             "msa-main", "main", "All methods on the generated msa benchmark", "Table 1", ("msa",)
         ),
@@ -448,25 +448,28 @@ def selection_variants(task: str, *, quick: bool = False) -> list[Variant]:
     return out
 
 
-def variants(suite: str, benchmark: str, *, quick: bool = False) -> list[Variant]:
+def variants(suite: str, benchmark: str | Benchmark, *, quick: bool = False) -> list[Variant]:
     """The variants (columns of an ablation table, rows of a main table) of ``suite``."""
     spec = SUITES[suite]
+    bench = benchmark_of(benchmark)
     if suite == SELECTION:
-        return selection_variants(BENCHMARKS[benchmark].task, quick=quick)
+        return selection_variants(bench.task, quick=quick)
     if spec.kind == "main":
         return [Variant(m, METHOD_LABELS[m], m) for m in MAIN_METHODS]
-    task = BENCHMARKS[benchmark].task
+    task = bench.task
     if suite == "ablation-tal":
-        scale = QUICK_TEXT_SCALE if quick and benchmark != "vtc" else 1.0
+        scale = QUICK_TEXT_SCALE if quick and bench.resolved_preset != "vtc" else 1.0
         return _tal_variants(task, scale)
     return _ABLATIONS[suite](task)
 
 
-def directions(suite: str, benchmark: str) -> list[str]:
-    """Main suites run every direction; ablations the paper's one (MOSI / Text-show target)."""
+def directions(suite: str, benchmark: str | Benchmark) -> list[str]:
+    """Main suites run every direction; ablations the spec's ablation pair (the built-ins:
+    the paper's MOSI / Text-show target)."""
+    bench = benchmark_of(benchmark)
     if SUITES[suite].kind == "main":
-        return list(BENCHMARKS[benchmark].directions)
-    return [ABLATION_DIRECTION[benchmark]]
+        return list(bench.directions)
+    return [bench.ablation_direction]
 
 
 def plan(
@@ -476,12 +479,14 @@ def plan(
     methods: list[str] | None = None,
     benchmarks: list[str] | None = None,
     quick: bool = False,
+    data: list[Benchmark] | None = None,
 ) -> list[RunSpec]:
     """Every run of ``suite``, ordered seed-major (so one seed of every run finishes first,
     and a table is useful early), then benchmark, direction and variant.
 
     ``methods`` restricts a main suite to those methods; ``benchmarks`` restricts an ablation
-    suite to ``msa`` and/or ``vtc``.
+    suite to ``msa`` and/or ``vtc``; ``data`` (benchmark specs, ``--data``) replaces the
+    suite's benchmarks (the ``main`` suite runs on nothing else).
     """
     if suite not in SUITES:
         raise ValueError(f"unknown suite {suite!r}; choose from {sorted(SUITES)}")
@@ -492,12 +497,29 @@ def plan(
             raise ValueError(f"unknown method(s) {unknown}; choose from {list(MAIN_METHODS)}")
         if spec.kind != "main":
             raise ValueError(f"--methods applies to the main suites; {suite} ablates osan")
-    chosen = list(spec.benchmarks)
-    if benchmarks is not None:
+    chosen: list[Benchmark] = [BENCHMARKS[b] for b in spec.benchmarks]
+    if data:
+        if benchmarks is not None:
+            raise ValueError("give either --data or --benchmarks")
+        names = [d.name for d in data]
+        if len(set(names)) != len(names):
+            raise ValueError(f"two --data specs share a name: {names}")
+        if suite in MAIN_PREFIX and names != list(spec.benchmarks):
+            raise ValueError(
+                f"{suite} runs on {list(spec.benchmarks)}; for other data use --suite main "
+                f"--data {' '.join(names)}"
+            )
+        chosen = list(data)
+    elif benchmarks is not None:
         bad = sorted(set(benchmarks) - set(spec.benchmarks))
         if bad:
             raise ValueError(f"{suite} runs on {list(spec.benchmarks)}, not {bad}")
-        chosen = [b for b in spec.benchmarks if b in benchmarks]
+        chosen = [BENCHMARKS[b] for b in spec.benchmarks if b in benchmarks]
+    if not chosen:
+        raise ValueError(
+            f"suite {suite} needs data: --data SPEC.yaml (or a built-in: msa, vtc, cmu-text), "
+            "or --source S --target T"
+        )
     if not seeds:
         raise ValueError("need at least one seed")
     if len(set(seeds)) != len(seeds):
@@ -509,18 +531,25 @@ def plan(
                 for v in variants(suite, bench, quick=quick):
                     if methods is not None and v.method not in methods:
                         continue
-                    runs.append(RunSpec(suite, bench, direction, v, seed))
+                    runs.append(RunSpec(suite, bench.name, direction, v, seed, bench))
+    ids = [r.run_id for r in runs]
+    if len(set(ids)) != len(ids):
+        dup = next(i for i in ids if ids.count(i) > 1)
+        raise ValueError(f"two --data specs give the same run id {dup}; use one --out per spec")
     return runs
 
 
 def run_overrides(
     run: RunSpec, user: list[str] | tuple[str, ...] = (), *, quick: bool = False
 ) -> list[str]:
-    """The ``key=value`` overrides of one run: the benchmark's preset, the quick preset, then
-    the user's, then the variant's."""
-    out: list[str] = list(BENCH_OVERRIDES.get(run.benchmark, ()))
+    """The ``key=value`` overrides of one run: the benchmark's preset, the spec's own, the quick
+    preset, then the user's, then the variant's (a spec names its preset, default ``msa`` for
+    regression and ``vtc`` for classification)."""
+    preset = run.data.resolved_preset
+    out: list[str] = list(BENCH_OVERRIDES.get(preset, ()))
+    out += list(run.data.overrides)
     if quick:
-        out += QUICK_OVERRIDES[run.benchmark]
+        out += QUICK_OVERRIDES[preset]
     out += list(user)
     out += list(run.variant.overrides)
     return out

@@ -12,21 +12,28 @@
 
 ``table.csv`` holds one row per (direction, method or variant) with ``<metric>_mean`` and
 ``<metric>_std`` (and ``<metric>_delta`` for ablations) in raw units (fractions, not %).
+
+Every table says which data it ran on: a ``Data:`` line per benchmark with the spec's name and
+the short SHA-256 of each data file (generated data: size and data seed), from the results'
+``data`` records (:func:`osan.bench.spec.provenance`); ``table.csv`` has it in a ``data``
+column.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from osan.atomic import atomic_write_bytes
 from osan.bench import suites as S
+from osan.bench.spec import provenance
 from osan.eval.metrics import METRIC_DIRECTIONS
 
 
@@ -89,6 +96,8 @@ class Cell:
     reference: bool
     task: str
     uses_target_labels: bool
+    direction_label: str = ""  # "CMU-MOSEI → CMU-MOSI" (recorded by the runner)
+    direction_short: str = ""  # "mosei→mosi"
     seeds: list[int] = field(default_factory=list)
     mean: dict[str, float] = field(default_factory=dict)
     std: dict[str, float] = field(default_factory=dict)
@@ -125,6 +134,8 @@ def aggregate(records: list[dict[str, Any]]) -> list[Cell]:
             reference=bool(first.get("reference", False)),
             task=first.get("task") or _task_of(first["metrics"]),
             uses_target_labels=any(r.get("uses_target_labels", False) for r in rs),
+            direction_label=first.get("direction_label", ""),
+            direction_short=first.get("direction_short", ""),
             seeds=sorted(r["seed"] for r in rs),
         )
         keys = {k for r in rs for k in r["metrics"]}
@@ -210,19 +221,35 @@ def _directions(cells: list[Cell], bench: str) -> list[str]:
     return [d for d in known if d in present] + sorted(present - set(known))
 
 
+def _direction_names(cells: list[Cell], bench: str) -> dict[str, str]:
+    """Direction id -> heading: the runner's records first, else the built-in benchmark's."""
+    names = dict(S.BENCHMARKS[bench].directions) if bench in S.BENCHMARKS else {}
+    names.update({c.direction: c.direction_label for c in cells if c.direction_label})
+    return names
+
+
+def short_direction(direction: str, cells: list[Cell] | None = None) -> str:
+    """``A→B`` / ``mosei→mosi``: the compact heading of a direction (built-in, else as the
+    runner recorded it)."""
+    if direction in DIRECTION_SHORT:
+        return DIRECTION_SHORT[direction]
+    recorded = next((c.direction_short for c in cells or [] if c.direction == direction), "")
+    return recorded or direction
+
+
 def main_table_md(cells: list[Cell], bench: str) -> list[str]:
     """One Markdown table (Table 1 / Table 6 layout) for the cells of one benchmark."""
     task = cells[0].task
     cols = COLUMNS[task]
     dirs = _directions(cells, bench)
-    names = S.BENCHMARKS[bench].directions if bench in S.BENCHMARKS else {}
+    names = _direction_names(cells, bench)
     by = {(c.direction, c.variant): c for c in cells}
     variants = [c.variant for c in _ordered(cells, list(S.MAIN_METHODS))]
     variants = list(dict.fromkeys(variants))
     proto = {c.variant: c for c in cells}
 
     def head(d: str, col: Column) -> str:
-        return col.title if len(dirs) == 1 else f"{col.title} ({DIRECTION_SHORT.get(d, d)})"
+        return col.title if len(dirs) == 1 else f"{col.title} ({short_direction(d, cells)})"
 
     header = ["Methods"] + [head(d, col) for d in dirs for col in cols]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -261,7 +288,7 @@ def main_table_md(cells: list[Cell], bench: str) -> list[str]:
                         parts.append(text)
                     row.append(" / ".join(parts))
             lines.append("| " + " | ".join(row) + " |")
-    legend = [f"{DIRECTION_SHORT.get(d, d)}: {names.get(d, d)}" for d in dirs if len(dirs) > 1]
+    legend = [f"{short_direction(d, cells)}: {names.get(d, d)}" for d in dirs if len(dirs) > 1]
     notes = _seed_note(cells)
     return lines + ([""] + ["; ".join(legend)] if legend else []) + notes
 
@@ -274,9 +301,7 @@ def _seed_note(cells: list[Cell]) -> list[str]:
     seeds = sorted({s for c in cells for s in c.seeds})
     note = f"Seeds: {', '.join(map(str, seeds))} (n = {full} per cell"
     short = [
-        f"{c.label} {DIRECTION_SHORT.get(c.direction, c.direction)}: n = {c.n}"
-        for c in cells
-        if c.n < full
+        f"{c.label} {short_direction(c.direction, cells)}: n = {c.n}" for c in cells if c.n < full
     ]
     note += "; fewer: " + ", ".join(short) + ")" if short else ")"
     return ["", note]
@@ -295,7 +320,7 @@ def ablation_table_md(cells: list[Cell], suite: str) -> list[str]:
     task = cells[0].task
     cols = COLUMNS[task]
     bench = cells[0].benchmark
-    order = [v.name for v in _suite_variants(suite, bench)]
+    order = [v.name for v in _suite_variants(suite, bench, task)]
     cells = _ordered(cells, order)
     ref = reference_of(cells)
     if ref is not None:  # the full model first
@@ -316,9 +341,13 @@ def ablation_table_md(cells: list[Cell], suite: str) -> list[str]:
     return lines + _seed_note(cells)
 
 
-def _suite_variants(suite: str, bench: str) -> list[S.Variant]:
+def _suite_variants(suite: str, bench: str, task: str) -> list[S.Variant]:
+    """The suite's variants in table order (a spec's benchmark: by its task)."""
+    b: str | S.Benchmark = bench
+    if bench not in S.BENCHMARKS:
+        b = S.Benchmark(name=bench, task=task, title="", domains=(), pairs=())
     try:
-        return S.variants(suite, bench) + S.variants(suite, bench, quick=True)
+        return S.variants(suite, b) + S.variants(suite, b, quick=True)
     except (KeyError, ValueError):
         return []
 
@@ -339,7 +368,31 @@ def _sections(cells: list[Cell]) -> list[tuple[str, list[Cell]]]:
     return [(b, [c for c in cells if c.benchmark == b]) for b in benches]
 
 
-def render_markdown(suite: str, cells: list[Cell]) -> str:
+def data_lines(records: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """Per benchmark, the distinct ``Data:`` lines of its records (one unless a folder mixes
+    data, which resuming refuses; records written before the specs may differ)."""
+    out: dict[str, list[str]] = {}
+    for r in records:
+        data = r.get("data")
+        if not isinstance(data, dict) or data.get("custom"):
+            continue
+        line = provenance(data)
+        lines = out.setdefault(r.get("benchmark", data.get("benchmark", "")), [])
+        if line not in lines:
+            lines.append(line)
+    return out
+
+
+def render_markdown(
+    suite: str,
+    cells: list[Cell],
+    data: dict[str, list[str]] | None = None,
+    titles: dict[str, str] | None = None,
+) -> str:
+    """``table.md``; ``data`` (from :func:`data_lines`) adds each benchmark's ``Data:`` line,
+    ``titles`` (from :func:`bench_titles`) names each benchmark."""
+    data = data or {}
+    titles = titles if titles is not None else bench_titles([])
     spec = S.SUITES.get(suite)
     title = f"# {suite}" + (f": {spec.title} ({spec.paper} layout)" if spec else "")
     out = [title, ""]
@@ -362,17 +415,25 @@ def render_markdown(suite: str, cells: list[Cell]) -> str:
     if not cells:
         out += ["", "(no finished runs yet)"]
     for bench, group in _sections(cells):
-        b = S.BENCHMARKS.get(bench)
-        out += ["", f"## {bench}" + (f": {b.title}" if b else ""), ""]
+        title = titles.get(bench, "")
+        out += ["", f"## {bench}" + (f": {title}" if title else ""), ""]
+        out += [f"{line}  " for line in data.get(bench, [])] + ([""] if bench in data else [])
+        names = _direction_names(group, bench)
         if kind == "main":
             out += main_table_md(group, bench)
         else:
             for d in _directions(group, bench):
                 sub = [c for c in group if c.direction == d]
-                name = b.directions.get(d, d) if b else d
-                out += [f"{name} ({DIRECTION_SHORT.get(d, d)}):", ""]
+                out += [f"{names.get(d, d)} ({short_direction(d, group)}):", ""]
                 out += ablation_table_md(sub, suite) + [""]
     return "\n".join(out).rstrip() + "\n"
+
+
+def bench_titles(records: list[dict[str, Any]]) -> dict[str, str]:
+    """Benchmark -> title: the runner's records (spec titles), else the built-in's."""
+    out = {b: spec.title for b, spec in S.BENCHMARKS.items()}
+    out.update({r["benchmark"]: r["benchmark_title"] for r in records if r.get("benchmark_title")})
+    return out
 
 
 def _has_reg(cells: list[Cell]) -> bool:
@@ -384,7 +445,12 @@ def _metric_keys(cells: list[Cell]) -> list[str]:
     return [k for k in METRIC_DIRECTIONS if k in present] + sorted(present - set(METRIC_DIRECTIONS))
 
 
-def csv_rows(suite: str, cells: list[Cell]) -> tuple[list[str], list[dict[str, Any]]]:
+def csv_rows(
+    suite: str, cells: list[Cell], data: dict[str, list[str]] | None = None
+) -> tuple[list[str], list[dict[str, Any]]]:
+    """``table.csv``'s columns and rows; the last column, ``data``, is the benchmark's
+    ``Data:`` line (empty for records that carry none)."""
+    data = data or {}
     keys = _metric_keys(cells)
     ablation = any(c.reference for c in cells) or (
         suite in S.SUITES and S.SUITES[suite].kind == "ablation"
@@ -409,7 +475,7 @@ def csv_rows(suite: str, cells: list[Cell]) -> tuple[list[str], list[dict[str, A
         order = (
             list(S.MAIN_METHODS)
             if not ablation
-            else [v.name for v in _suite_variants(suite, bench)]
+            else [v.name for v in _suite_variants(suite, bench, group[0].task)]
         )
         for d in _directions(group, bench):
             sub = _ordered([c for c in group if c.direction == d], order)
@@ -433,8 +499,9 @@ def csv_rows(suite: str, cells: list[Cell]) -> tuple[list[str], list[dict[str, A
                     row[f"{k}_std"] = _num(c.std.get(k))
                     if ablation:
                         row[f"{k}_delta"] = _num(_delta(c, ref, k))
+                row["data"] = " | ".join(data.get(c.benchmark, []))
                 rows.append(row)
-    return fields, rows
+    return fields + ["data"], rows
 
 
 def _num(x: float | None) -> str:
@@ -445,7 +512,12 @@ def _num(x: float | None) -> str:
 VERSUS_METHOD = "osan"
 
 
-def versus_md(suite: str, cells: list[Cell], method: str = VERSUS_METHOD) -> str | None:
+def versus_md(
+    suite: str,
+    cells: list[Cell],
+    method: str = VERSUS_METHOD,
+    data: dict[str, list[str]] | None = None,
+) -> str | None:
     """Does ``method`` beat each other method, on each metric, and by how much?
 
     One table per benchmark and direction: a row per other method, a column per metric, the
@@ -472,7 +544,9 @@ def versus_md(suite: str, cells: list[Cell], method: str = VERSUS_METHOD) -> str
                 continue
             keys = [k for col in COLUMNS[ref.task] for k in col.keys if k in ref.mean]
             cols = {k: col for col in COLUMNS[ref.task] for k in col.keys}
-            out += ["", f"## {bench} {DIRECTION_SHORT.get(d, d)} (n = {ref.n} seeds)", ""]
+            out += ["", f"## {bench} {short_direction(d, group)} (n = {ref.n} seeds)", ""]
+            out += [f"{line}  " for line in (data or {}).get(bench, [])]
+            out += [""] if (data or {}).get(bench) else []
             out.append("| vs | " + " | ".join(keys) + " | wins |")
             out.append("|---|" + "---:|" * len(keys) + "---:|")
             for c in sub:
@@ -496,29 +570,30 @@ def versus_md(suite: str, cells: list[Cell], method: str = VERSUS_METHOD) -> str
 
 
 def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write_bytes(path, lambda f: f.write(text.encode("utf-8")))
 
 
 def write_tables(out: str | Path, suite: str, records: list[dict[str, Any]]) -> list[Path]:
-    """Write ``table.md``, ``table.csv`` and ``summary.json`` for ``suite``'s records."""
+    """Write ``table.md``, ``table.csv`` and ``summary.json`` for ``suite``'s records (and
+    ``versus.md`` for a main suite), each atomically."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    cells = aggregate([r for r in records if r.get("suite", suite) == suite])
+    mine = [r for r in records if r.get("suite", suite) == suite]
+    cells = aggregate(mine)
+    data = data_lines(mine)
     md = out / "table.md"
-    _atomic_write(md, render_markdown(suite, cells))
+    _atomic_write(md, render_markdown(suite, cells, data, bench_titles(mine)))
 
-    fields, rows = csv_rows(suite, cells)
-    tmp = out / "table.csv.tmp"
-    with open(tmp, "w", newline="", encoding="utf-8") as f:
-        w = csv.DictWriter(f, fieldnames=fields)
-        w.writeheader()
-        w.writerows(rows)
-    os.replace(tmp, out / "table.csv")
+    fields, rows = csv_rows(suite, cells, data)
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=fields, lineterminator="\r\n")
+    w.writeheader()
+    w.writerows(rows)
+    _atomic_write(out / "table.csv", buf.getvalue())
 
     summary = {
         "suite": suite,
+        "data": data,
         "cells": [
             {
                 "benchmark": c.benchmark,
@@ -540,7 +615,7 @@ def write_tables(out: str | Path, suite: str, records: list[dict[str, Any]]) -> 
     written = [md, out / "table.csv", out / "summary.json"]
     spec = S.SUITES.get(suite)
     is_main = spec is not None and spec.kind == "main" and suite != S.SELECTION
-    versus = versus_md(suite, cells) if is_main else None
+    versus = versus_md(suite, cells, data=data) if is_main else None
     if versus is not None:
         _atomic_write(out / "versus.md", versus)
         written.append(out / "versus.md")

@@ -15,17 +15,17 @@ from osan.data.domain import DataError, Domain
 from osan.data.label_csv import encode_label_csv
 from osan.data.mmsa import (
     SPLIT_ALIASES,
-    load_mmsa,
-    load_mult,
-    load_wordaligned,
     mmsa_from_object,
     mult_from_object,
     wordaligned_from_object,
 )
+from osan.data.portable import load_portable, portable_kind
 from osan.data.safe_pickle import safe_load
 from osan.types import Task
 
-FORMATS: tuple[str, ...] = ("auto", "mmsa", "mult", "wordaligned", "label_csv", "csd")
+FORMATS: tuple[str, ...] = (
+    "auto", "mmsa", "mult", "wordaligned", "label_csv", "csd", "h5", "npz",
+)  # fmt: skip
 
 
 def load_domain(
@@ -34,11 +34,20 @@ def load_domain(
     format: str = "auto",
     task: Task | None = None,
     nan_policy: str = "error",
+    default_task: Task | None = None,
+    rename_splits: dict[str, str] | None = None,
     **kw: Any,
 ) -> Domain:
     """Load a domain from ``path``; ``format="auto"`` detects it.
 
-    Detection: ``.csv`` -> :func:`~osan.data.label_csv.encode_label_csv`; ``.pkl``/``.pickle``
+    ``task`` forces the task; ``default_task`` is used only where the file declares none (an
+    MMSA/MulT pickle without ``meta``), so a caller can compare the loaded ``domain.task`` with
+    what it expects. ``rename_splits`` maps the file's split names to ours before the splits
+    are checked (``{"val": "valid"}``; pickles and the pickle-free formats).
+
+    Detection: ``.h5``/``.hdf5``/``.npz`` -> :func:`~osan.data.portable.load_portable` (the
+    pickle-free format of ``osan data convert``); ``.csv`` ->
+    :func:`~osan.data.label_csv.encode_label_csv`; ``.pkl``/``.pickle``
     -> safe-unpickled once, then a dict whose splits hold ``regression_labels`` /
     ``classification_labels`` (or a top-level ``meta``) is MMSA, one whose splits hold
     ``labels`` is MulT, a list of ``((...), label, id)`` tuples is word-aligned, and an
@@ -56,30 +65,79 @@ def load_domain(
             "build a domain from several with osan.data.csd.load_csd(features={'audio': ..., "
             "'vision': ...}, labels=...)"
         )
+    if format in ("h5", "npz") or (format == "auto" and portable_kind(path) is not None):
+        if rename_splits:
+            return _renamed_portable(path, rename_splits, task, nan_policy, kw)
+        return load_portable(path, task=task, nan_policy=nan_policy, **kw)
     if format == "label_csv" or (format == "auto" and suffix == ".csv"):
         if task not in (None, "regression"):
             raise DataError(f"{path}: label.csv files hold sentiment regression labels only")
+        if rename_splits:
+            raise DataError(f"{path}: split renaming applies to pickles, .h5 and .npz files")
         return encode_label_csv(path, **kw)
     common = {"nan_policy": nan_policy, **kw}
-    if format == "mmsa":
-        return load_mmsa(path, task=task, **common)
-    if format == "mult":
-        return load_mult(path, task=task, **common)
-    if format == "wordaligned":
-        return load_wordaligned(path, task=task or "regression", **common)
+    if format in ("mmsa", "mult", "wordaligned") or rename_splits or default_task:
+        if format == "auto" and suffix not in (".pkl", ".pickle", ".pk"):
+            raise DataError(
+                f"{path}: cannot tell the format from the suffix '{suffix}'; pass format= one "
+                f"of {FORMATS[1:]}"
+            )
+        obj = safe_load(path)
+        kind = detect_pickle_format(obj, str(path)) if format == "auto" else format
+        if rename_splits:
+            obj = _rename_top(obj, rename_splits, str(path))
+        if task is None and isinstance(obj, dict):
+            meta = obj.get("meta")
+            declared = meta.get("task") if isinstance(meta, dict) else None
+            task = declared or default_task
+        return _from_object(obj, kind, str(path), task, common)
     if suffix not in (".pkl", ".pickle", ".pk"):
         raise DataError(
             f"{path}: cannot tell the format from the suffix '{suffix}'; pass format= one of "
             f"{FORMATS[1:]}"
         )
     obj = safe_load(path)
-    kind = detect_pickle_format(obj, str(path))
-    source = str(path)
+    return _from_object(obj, detect_pickle_format(obj, str(path)), str(path), task, common)
+
+
+def _from_object(obj: object, kind: str, source: str, task: Task | None, common: dict) -> Domain:
     if kind == "mmsa":
         return mmsa_from_object(obj, source, task=task, **common)
     if kind == "mult":
         return mult_from_object(obj, source, task=task, **common)
     return wordaligned_from_object(obj, source, task=task or "regression", **common)
+
+
+def _rename_top(obj: object, rename: dict[str, str], source: str) -> object:
+    """The split dicts of a pickle under our split names (``{"val": "valid"}``)."""
+    if not isinstance(obj, dict):
+        raise DataError(f"{source}: split renaming needs a dict of splits")
+    missing = sorted(k for k in rename if k not in obj)
+    if missing:
+        raise DataError(
+            f"{source}: no split(s) {missing} to rename (keys: {sorted(map(str, obj))})"
+        )
+    out = {k: v for k, v in obj.items() if k not in rename}
+    for theirs, ours in rename.items():
+        if ours in out:
+            raise DataError(f"{source}: renaming {theirs!r} to {ours!r} collides with a split")
+        out[ours] = obj[theirs]
+    return out
+
+
+def _renamed_portable(
+    path: Path, rename: dict[str, str], task: Task | None, nan_policy: str, kw: dict
+) -> Domain:
+    from osan.data.domain import finalize
+    from osan.types import SPLITS
+
+    required = kw.pop("required", SPLITS)
+    domain = load_portable(path, task=task, nan_policy=nan_policy, required=(), **kw)
+    missing = sorted(k for k in rename if k not in domain.splits)
+    if missing:
+        raise DataError(f"{path}: no split(s) {missing} to rename (has {sorted(domain.splits)})")
+    domain.splits = {rename.get(k, k): v for k, v in domain.splits.items()}
+    return finalize(domain, str(path), nan_policy="error", required=required)
 
 
 def detect_pickle_format(obj: object, source: str = "<object>") -> str:

@@ -21,10 +21,12 @@ from osan.report.curves import Curve, curves_figure, read_curve
 from osan.report.divergence import LN2, domain_jsd
 from osan.report.plotting import TARGET_LABEL_NOTE, colour_of, new_figure, publish, save_png
 from osan.report.runs import (
+    TRAIN_BENCH,
     TWO_STAGE,
     ReportError,
     ReportRun,
     discover,
+    discover_train_runs,
     group_title,
     method_order,
 )
@@ -37,9 +39,9 @@ Group = tuple[str, str]
 class ReportOptions:
     """What ``osan report`` was asked for (see ``osan report --help``)."""
 
-    benches: list[Path]
+    benches: list[Path]  # empty: ``runs`` are `osan train` folders
     out: Path
-    runs: list[str] | None = None  # fnmatch patterns of run ids
+    runs: list[str] | None = None  # fnmatch patterns of run ids (with benches) or folders
     methods: list[str] | None = None  # method keys: "osan", "source-only", "osan:wo-both"
     cases: int = 4
     case_ids: list[str] | None = None
@@ -92,8 +94,23 @@ class _Builder:
 
     # ----------------------------------------------------------------------- sections
     def tables(self, runs: list[ReportRun]) -> list[D.Block]:
+        from osan.bench.tables import aggregate, data_lines, render_markdown
+
         blocks: list[D.Block] = [D.Heading(2, "Tables")]
-        for bench in dict.fromkeys(r.bench for r in runs):
+        trained = [r.record for r in runs if r.bench is None]
+        for task in dict.fromkeys(r["task"] for r in trained):
+            recs = [r for r in trained if r["task"] == task]
+            blocks.append(
+                D.Para(
+                    f"`osan train` runs ({task}), grouped by method: mean ± std over seeds of "
+                    "each method's runs on the same data."
+                )
+            )
+            md = render_markdown(
+                "osan train runs", aggregate(recs), data_lines(recs), {TRAIN_BENCH: task}
+            )
+            blocks.append(D.Markdown(md, demote=2))
+        for bench in dict.fromkeys(r.bench for r in runs if r.bench is not None):
             table = bench / "table.md"
             if table.is_file():
                 blocks.append(D.Para(f"From `{table}`:"))
@@ -102,7 +119,10 @@ class _Builder:
                 self.notes.append(f"{bench}: no table.md")
         blocks.append(D.Heading(3, "Training time per run"))
         blocks.append(
-            D.Para("Wall-clock seconds of `fit` as recorded by `osan bench` (`wall_time_s`).")
+            D.Para(
+                "Wall-clock seconds of `fit` as recorded by `osan bench` (`wall_time_s`); for "
+                "`osan train` folders, the sum of the epochs' seconds in `log.jsonl`."
+            )
         )
         rows = [
             [
@@ -314,7 +334,10 @@ def build_report(opts: ReportOptions) -> ReportResult:
 
     Raises :class:`ReportError` for a bad command (no runs, unknown run ids or methods).
     """
-    runs = discover([Path(b) for b in opts.benches], opts.runs)
+    if opts.benches:
+        runs = discover([Path(b) for b in opts.benches], opts.runs)
+    else:
+        runs = discover_train_runs([Path(r) for r in opts.runs or []])
     if opts.methods:
         unknown = sorted(set(opts.methods) - {r.key for r in runs})
         if unknown:
@@ -347,7 +370,8 @@ def build_report(opts: ReportOptions) -> ReportResult:
     blocks: list[D.Block] = [
         D.Heading(1, "osan report"),
         D.Para(
-            f"{len(runs)} run(s) from {', '.join(f'`{x}`' for x in opts.benches)}, "
+            f"{len(runs)} run(s) from "
+            f"{', '.join(f'`{x}`' for x in opts.benches) or '`osan train` folders'}, "
             f"generated {when}" + (f" by `{opts.command}`." if opts.command else ".")
         ),
         D.Para(

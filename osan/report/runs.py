@@ -1,18 +1,26 @@
-"""The finished runs of ``osan bench`` folders, as the report sees them.
+"""The finished runs of ``osan bench`` folders, or of ``osan train`` folders, as the report
+sees them.
 
-A run is a line of ``DIR/results.jsonl`` plus its folder ``DIR/runs/<run id>/`` (``fit``'s
-files and, since the report exists, ``features.npz`` / ``predictions.csv``).
+A bench run is a line of ``DIR/results.jsonl`` plus its folder ``DIR/runs/<run id>/`` (``fit``'s
+files and, since the report exists, ``features.npz`` / ``predictions.csv``). A train run is a
+folder ``osan train --out RUN`` wrote (``config.yaml``, ``metrics.json``, ``log.jsonl``,
+``features.npz`` and ``data.json``): :func:`discover_train_runs` makes it a record of the same
+shape, grouped by method.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import hashlib
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from osan.bench import suites as S
+from osan.bench.spec import RUN_DATA
+from osan.config import ConfigError, load_config
 from osan.eval.evaluate import FEATURES_FILE
 
 RESULTS = "results.jsonl"
@@ -53,7 +61,7 @@ class ReportRun:
 
     record: dict[str, Any]
     path: Path
-    bench: Path
+    bench: Path | None  # None: an `osan train` folder
 
     @property
     def run_id(self) -> str:
@@ -99,9 +107,11 @@ class ReportRun:
 
 def group_title(group: tuple[str, str]) -> str:
     bench, direction = group
+    if bench == TRAIN_BENCH:
+        return f"osan train runs, {direction}"
     spec = S.BENCHMARKS.get(bench)
-    heading = spec.directions.get(direction, direction) if spec else direction
-    return f"{bench} {direction} ({heading})"
+    heading = spec.directions.get(direction) if spec else None
+    return f"{bench} {direction}" + (f" ({heading})" if heading else "")
 
 
 def method_order(key: str) -> tuple[int, str]:
@@ -154,3 +164,110 @@ def discover(benches: list[Path], patterns: list[str] | None = None) -> list[Rep
             picked += [r for r in hits if r not in picked]
         runs = picked
     return runs
+
+
+# --------------------------------------------------------------------------- osan train folders
+
+#: The ``benchmark`` of records made from ``osan train`` folders.
+TRAIN_BENCH = "train"
+_PLACEMENT = ("seed", "device", "num_threads")
+
+
+def _settings(cfg_dict: dict[str, Any]) -> str:
+    d = {k: v for k, v in cfg_dict.items() if k not in _PLACEMENT}
+    return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:6]
+
+
+def _train_seconds(log: Path) -> float:
+    total, seen = 0.0, False
+    if log.is_file():
+        for line in log.read_text().splitlines():
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(rec, dict) and rec.get("event") == "epoch" and "seconds" in rec:
+                total += float(rec["seconds"])
+                seen = True
+    return total if seen else math.nan
+
+
+def _train_record(path: Path) -> dict[str, Any]:
+    if not path.is_dir():
+        raise ReportError(f"{path}: no such folder (--runs without --bench: osan train folders)")
+    for name in ("config.yaml", "metrics.json"):
+        if not (path / name).is_file():
+            raise ReportError(f"{path}: no {name} (not a finished `osan train --out` folder)")
+    try:
+        cfg = load_config(path / "config.yaml")
+        metrics = json.loads((path / "metrics.json").read_text())
+    except (ConfigError, ValueError, OSError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ReportError(f"{path}: unreadable run ({first})") from None
+    data = None
+    if (path / RUN_DATA).is_file():
+        try:
+            data = json.loads((path / RUN_DATA).read_text())
+        except ValueError:
+            data = None
+    where = "unrecorded data"
+    if isinstance(data, dict) and data.get("domains"):
+        doms = data["domains"]
+        where = " → ".join(str(doms[k].get("file", k)) for k in ("source", "target") if k in doms)
+    meta = metrics.get("meta", {})
+    target = metrics.get("target", metrics)
+    return {
+        "run_id": str(path),
+        "suite": "runs",
+        "benchmark": TRAIN_BENCH,
+        "task": cfg.task,
+        "method": cfg.method,
+        "variant": cfg.method,
+        "label": S.METHOD_LABELS.get(cfg.method, cfg.method),
+        "reference": False,
+        "group": S.method_group(cfg.method),
+        "direction": where,
+        "direction_label": where,
+        "direction_short": where,
+        "seed": cfg.seed,
+        "metrics": {k: float(v) for k, v in target.items() if isinstance(v, (int, float))},
+        "wall_time_s": _train_seconds(path / "log.jsonl"),
+        "resumed": False,
+        "best_epoch": meta.get("best_epoch"),
+        "uses_target_labels": bool(meta.get("uses_target_labels", cfg.method == S.ORACLE)),
+        "settings": _settings(cfg.to_dict()),
+        **({"data": data} if isinstance(data, dict) else {}),
+    }
+
+
+def discover_train_runs(paths: list[Path]) -> list[ReportRun]:
+    """``osan train`` folders as report runs, grouped by method (and by the data recorded in
+    each ``data.json``). A method whose runs differ in settings other than the seed gets one
+    row per setting, named by a short hash of the config (``osan [1a2b3c]``): only seeds are
+    averaged. Raises :class:`ReportError` for a folder that is not a finished run."""
+    if not paths:
+        raise ReportError("--runs needs at least one run folder")
+    records = []
+    seen: set[str] = set()
+    for p in paths:
+        rec = _train_record(Path(p))
+        if rec["run_id"] in seen:
+            continue
+        seen.add(rec["run_id"])
+        records.append(rec)
+    settings: dict[tuple[str, str, str], set[str]] = {}
+    for r in records:
+        settings.setdefault((r["task"], r["direction"], r["method"]), set()).add(r["settings"])
+    taken: dict[tuple[str, str, str, int], str] = {}
+    for r in records:
+        if len(settings[(r["task"], r["direction"], r["method"])]) > 1:
+            r["variant"] = f"{r['method']}-{r['settings']}"
+            r["label"] = f"{r['label']} [{r['settings']}]"
+        key = (r["task"], r["direction"], r["variant"], r["seed"])
+        if key in taken:
+            raise ReportError(
+                f"{r['run_id']} and {taken[key]}: same method, settings, data and seed; "
+                "pass one of them"
+            )
+        taken[key] = r["run_id"]
+    return [ReportRun(r, Path(r["run_id"]), None) for r in records]

@@ -776,8 +776,10 @@ def test_load_domain_detects_every_pickle_layout(tmp_path):
     assert load_domain(tmp_path / "ours.pkl").task == "classification"
     assert_data_error(lambda: load_domain(dump([1, 2], tmp_path / "odd.pkl")), "unrecognised")
     assert_data_error(lambda: load_domain(dump({"x": 1}, tmp_path / "odd2.pkl")), "no known layout")
-    (tmp_path / "a.npz").write_bytes(b"")
-    assert_data_error(lambda: load_domain(tmp_path / "a.npz"), "pass format=")
+    (tmp_path / "a.bin").write_bytes(b"")
+    assert_data_error(lambda: load_domain(tmp_path / "a.bin"), "pass format=")
+    (tmp_path / "a.npz").write_bytes(b"")  # .npz is the pickle-free format now
+    assert_data_error(lambda: load_domain(tmp_path / "a.npz"), "a.npz", "corrupt npz")
 
 
 def test_load_domain_csv_passes_encoder(tmp_path):
