@@ -189,3 +189,24 @@ def test_kill_minus_9_then_resume_matches_uninterrupted(tmp_path, toy_files):
     a = json.loads((straight / "metrics.json").read_text())
     b = json.loads((run / "metrics.json").read_text())
     assert a["target"] == b["target"] and a["source"] == b["source"]
+
+
+def test_demo_prints_each_method_next_to_direct_transfer_with_its_gain(tmp_path, capsys):
+    from osan.demo import main as demo_main
+
+    rc = demo_main(
+        ["--out", str(tmp_path), "--benchmarks", "vtc", "--epochs", "1",
+         "--methods", "source-only", "osan-plus"]
+    )  # fmt: skip
+    out = capsys.readouterr().out
+    assert rc == 0
+    assert "| source-only" in out and "| osan-plus" in out
+    assert "osan-plus vs Direct Transfer: f1 " in out and "<- recommended" in out
+    assert (tmp_path / "vtc" / "osan-plus" / "metrics.json").exists()
+
+
+def test_gain_line_calls_a_lower_mae_better():
+    from osan.demo import gain_line
+
+    line = gain_line("osan", {"corr": 0.5, "mae": 0.9}, {"corr": 0.4, "mae": 1.0}, "regression")
+    assert line == "osan vs Direct Transfer: corr +0.100 (better), mae -0.100 (better)"
