@@ -510,6 +510,8 @@ def _num(x: float | None) -> str:
 
 #: The method a main suite's versus table compares with every other method.
 VERSUS_METHOD = "osan"
+#: The versus files of a main suite: OSAN (the paper's method) and OSAN+ (our extension).
+VERSUS_FILES: dict[str, str] = {"versus.md": VERSUS_METHOD, "versus-osan-plus.md": "osan-plus"}
 
 
 def versus_md(
@@ -615,8 +617,9 @@ def write_tables(out: str | Path, suite: str, records: list[dict[str, Any]]) -> 
     written = [md, out / "table.csv", out / "summary.json"]
     spec = S.SUITES.get(suite)
     is_main = spec is not None and spec.kind == "main" and suite != S.SELECTION
-    versus = versus_md(suite, cells, data=data) if is_main else None
-    if versus is not None:
-        _atomic_write(out / "versus.md", versus)
-        written.append(out / "versus.md")
+    for name, method in VERSUS_FILES.items():
+        versus = versus_md(suite, cells, method, data=data) if is_main else None
+        if versus is not None:
+            _atomic_write(out / name, versus)
+            written.append(out / name)
     return written

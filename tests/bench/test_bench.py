@@ -314,3 +314,9 @@ def test_versus_table_says_whether_osan_beats_each_method_and_by_how_much(tmp_pa
     other = tmp_path / "other"
     assert write_tables(other, "msa-main", records[:4])[-1].name == "summary.json"
     assert not (other / "versus.md").exists()
+    # OSAN+ gets its own versus file, OSAN among the methods it is compared with
+    plus = tmp_path / "plus"
+    write_tables(plus, "msa-main", [*records, rec("osan-plus", 1, mae=0.4, corr=0.8)])
+    md_plus = (plus / "versus-osan-plus.md").read_text()
+    assert "OSAN+" in md_plus.splitlines()[0]
+    assert any(line.startswith("| OSAN (TAL + DDG) |") for line in md_plus.splitlines())
