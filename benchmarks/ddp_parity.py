@@ -107,7 +107,7 @@ def main() -> None:
     tal = _cfg("osan", 1, args).tal
     print(
         f"msa --size {args.size}, quick model, {args.epochs} epochs, global batch {args.batch}, "
-        f"no dropout; target test. TAL: solver={tal.solver}, standardize={tal.standardize}, "
+        f"no dropout; target test. TAL: solver={tal.solver}, normalize={tal.normalize}, "
         f"tie={tal.tie}, update_every={tal.update_every}, cca_init_steps={tal.cca_init_steps}"
     )
     for m in args.methods:

@@ -103,7 +103,7 @@ def build_step(spec: dict):
         torch.nn.utils.clip_grad_norm_(params, cfg.optim.grad_clip)
         opt.step()
         sched.step()
-        method.on_step_end()
+        method.on_step_end(out)
 
     return step
 

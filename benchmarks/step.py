@@ -130,7 +130,7 @@ def build_runner(run_name: str, cfg, dims, src, tgt, tgt_labelled, steps: int = 
         opt.step()
         sched.step()
         t3 = clock()
-        method.on_step_end()
+        method.on_step_end(out)
         t4 = clock()
         return {
             "forward": t1 - t0,

@@ -137,7 +137,11 @@ def _setup(impl: str, batch: int, momentum: float | None, threads: int):
     torch.set_num_threads(threads)
 
     from osan.alignment.tal import TensorAlignment
-    from osan.alignment.tal_reference import reference_project, reference_update
+    from osan.alignment.tal_reference import (
+        REFERENCE_OPTIONS,
+        reference_project,
+        reference_update,
+    )
 
     gen = torch.Generator().manual_seed(0)
     modes = list(OUT)
@@ -147,7 +151,7 @@ def _setup(impl: str, batch: int, momentum: float | None, threads: int):
         h_t = {m: torch.randn(b, d, generator=gen) + 0.5 * h_s[m] for m, d in DIMS.items()}
         return h_s, h_t
 
-    tal = TensorAlignment(DIMS, DIMS, OUT, momentum=momentum, orient="sign")
+    tal = TensorAlignment(DIMS, DIMS, OUT, momentum=momentum, **REFERENCE_OPTIONS)
     # Warm-up as in training: with momentum, until the running covariances are full rank.
     warmup = 2 if momentum is None else -(-max(DIMS.values()) // batch) + 2
     for _ in range(warmup):

@@ -39,7 +39,7 @@ def main(extra: list[str]) -> None:
             opt.zero_grad()
             out.loss.backward()
             opt.step()
-            model.on_step_end()
+            model.on_step_end(out)
             step += 1
             if step % 4:
                 continue

@@ -51,13 +51,14 @@ class TALConfig:
     append_one: bool = True
     orient: str = "rotate"  # "rotate" (smooth coordinates) | "sign" (canonical directions)
     pairing: str = "pseudo_label"  # "pseudo_label" | "nearest" | "random"
-    standardize: bool = True  # per-domain unit variance of the projected coordinates
-    orthonormal_output: bool = False  # project with an orthonormal basis of U's span
+    # Normalisation of the projected tensor: "standardize" (per-domain unit variance of each
+    # projected coordinate) | "layer" (per-sample layer norm of the flattened tensor) |
+    # "orthonormal" (project with an orthonormal basis of U's span) | "none"
+    normalize: str = "standardize"
     tie: bool = True  # one projection (V = U) for modalities whose dims agree
     update_every: int = 1  # closed-form TAL update every k steps (0: never, U/V stay fixed)
     solver: str = "gradient"  # "gradient" (U/V learned) | "closed_form" (Eq. 2 every step)
     cca_init_steps: int = 1  # gradient solver: the first k steps set U/V by the closed form
-    output_norm: bool = False  # layer-normalise the flattened projected tensor per sample
     corr_weight: float = 0.1  # weight of the TAL correlation objective in the total loss
     # What the heads read: "residual" = [LN(modality embeddings), g·LN(TAL tensor)] with a
     # learned scalar gate g (initialised at ``gate_init``), so TAL adds to what the embeddings
@@ -227,6 +228,15 @@ METHOD_TASK_PRESETS: dict[tuple[str, str], dict[str, Any]] = {
 }
 
 
+# Keys that a later version replaced, and what to write instead.
+RETIRED_KEYS: dict[str, str] = {
+    key: "the three TAL flags became one choice, tal.normalize = standardize (was "
+    "tal.standardize=true) | layer (tal.output_norm=true) | orthonormal "
+    "(tal.orthonormal_output=true) | none (all three false)"
+    for key in ("tal.standardize", "tal.output_norm", "tal.orthonormal_output")
+}
+
+
 def _convert(value: Any, tp: Any, key: str) -> Any:
     """Coerce a YAML/CLI value to the annotated type ``tp`` (strict: no silent surprises)."""
     origin = get_origin(tp)
@@ -276,6 +286,9 @@ def _build(cls: type, data: dict[str, Any], prefix: str = "") -> Any:
     hints = get_type_hints(cls)
     known = {f.name for f in fields(cls)}
     unknown = set(data) - known
+    for key in sorted(prefix + k for k in unknown):
+        if key in RETIRED_KEYS:
+            raise ConfigError(f"{key} no longer exists: {RETIRED_KEYS[key]}")
     if unknown:
         raise ConfigError(
             f"unknown config key(s) {sorted(prefix + k for k in unknown)}; "
@@ -374,6 +387,11 @@ def validate_config(cfg: Config) -> None:
         )
     if cfg.ddg.assign not in ("split", "all"):
         raise ConfigError(f"ddg.assign must be split or all, got {cfg.ddg.assign!r}")
+    if cfg.tal.normalize not in ("standardize", "layer", "orthonormal", "none"):
+        raise ConfigError(
+            f"tal.normalize must be standardize, layer, orthonormal or none, "
+            f"got {cfg.tal.normalize!r}"
+        )
     if cfg.tal.solver not in ("closed_form", "gradient"):
         raise ConfigError("tal.solver must be closed_form or gradient")
     if cfg.tal.pairing not in ("pseudo_label", "nearest", "random"):

@@ -54,8 +54,15 @@ class Batch:
 
 @dataclass
 class StepOutput:
-    """What a method's ``training_step`` returns: the total loss to back-propagate and
-    named scalar terms for the log (already detached floats)."""
+    """What a method's ``training_step`` returns: the total loss to back-propagate, named
+    scalar terms for the log (already detached floats), and what the method's end-of-step update
+    reads (the loop hands the whole output to ``on_step_end``).
+
+    Shape:
+        tal_rows: ({m: (B, I_m)} source rows, {m: (B, J_m)} their paired target rows), detached,
+            for TAL's closed-form update; ``None`` for methods without one
+    """
 
     loss: Tensor
     logs: dict[str, float] = field(default_factory=dict)
+    tal_rows: tuple[dict[str, Tensor], dict[str, Tensor]] | None = None

@@ -5,7 +5,9 @@ mode-n products, mode-n unfoldings, the contractions of Eq. (3), and the regular
 Eq. (2) by symmetric inverse square roots (eigh) and a full SVD. Memory and time grow with
 Π_n I_n, so it is never used for training; ``osan.alignment.tal`` is the structured version and
 must agree with this one. The conventions (centring, ridge ρ = eps·tr(C)/I + 1e-12, sign and
-completion rules, EMA) are those documented in ``osan.alignment.tal``.
+completion rules, EMA, tie) are those documented in ``osan.alignment.tal``; it implements the
+options ``REFERENCE_OPTIONS`` of ``TensorAlignment`` (the paper's closed form, canonical
+directions, no output normalisation; V tied to U only for the modes passed as ``tied``).
 """
 
 from __future__ import annotations
@@ -23,7 +25,11 @@ __all__ = [
     "reference_covariances",
     "reference_cca",
     "reference_update",
+    "REFERENCE_OPTIONS",
 ]
+
+#: ``TensorAlignment`` options under which it must agree with this reference.
+REFERENCE_OPTIONS = {"solver": "closed_form", "orient": "sign", "tie": False, "normalize": "none"}
 
 _CORR_TOL = 1e-6
 _SIGN_TOL = 1e-12
@@ -189,12 +195,14 @@ def reference_update(
     sweeps: int = 1,
     momentum: float | None = 0.9,
     num_updates: int = 0,
+    tied: frozenset[str] = frozenset(),
 ) -> tuple[dict[str, dict[str, Tensor]], dict[str, Tensor]]:
     """One TAL update (Eq. (2)) by the naive route, same semantics as ``TensorAlignment.update``.
 
     ``state`` has dicts ``U``, ``V``, ``mean_s``, ``mean_t`` and, with momentum, ``cxx``,
     ``cyy``, ``cxy`` (full-space running statistics); ``num_updates`` is how many updates came
     before (momentum ramp m_t = min(momentum, t / (t + 1)); the first takes the batch statistics).
+    ``tied`` modes have one projection: V^(n) := U^(n) after each of their solves.
 
     Returns:
         the new state (same keys) and the canonical correlations {m: (D_m,)} of the last sweep
@@ -218,6 +226,8 @@ def reference_update(
             new["U"][m], new["V"][m], _ = reference_cca(
                 x.T @ x / b, y.T @ y / b, x.T @ y / b, new["U"][m], new["V"][m], eps
             )
+            if m in tied:
+                new["V"][m] = new["U"][m]
     corrs = {}
     for _ in range(sweeps):
         for n, m in enumerate(modes):
@@ -229,6 +239,8 @@ def reference_update(
             new["U"][m], new["V"][m], corrs[m] = reference_cca(
                 cxx, cyy, cxy, new["U"][m], new["V"][m], eps
             )
+            if m in tied:
+                new["V"][m] = new["U"][m]
             if momentum is not None:
                 new.setdefault("cxx", {})[m] = cxx
                 new.setdefault("cyy", {})[m] = cyy

@@ -116,8 +116,9 @@ class Method(nn.Module):
     def training_step(self, src: Batch, tgt: Batch, progress: float) -> StepOutput:
         raise NotImplementedError
 
-    def on_step_end(self, gather: Gather = own_rows) -> None:
-        """Called by the loop after ``optimizer.step()`` (e.g. TAL's closed-form update).
+    def on_step_end(self, out: StepOutput, gather: Gather = own_rows) -> None:
+        """Called by the loop after ``optimizer.step()`` with the step's output (e.g. TAL's
+        closed-form update on ``out.tal_rows``).
 
         ``gather`` turns this process's rows into the rows a batch-statistics update reads:
         the identity in one process, the all-gather of every rank's rows under DDP

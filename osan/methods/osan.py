@@ -53,11 +53,9 @@ class OSAN(Method):
                 momentum=cfg.tal.momentum,
                 append_one=cfg.tal.append_one,
                 orient=cfg.tal.orient,
-                standardize=cfg.tal.standardize,
-                orthonormal_output=cfg.tal.orthonormal_output,
+                normalize=cfg.tal.normalize,
                 solver=cfg.tal.solver,
                 tie=cfg.tal.tie,
-                output_norm=cfg.tal.output_norm,
             )
         self.residual = self.tal is not None and cfg.tal.fusion == "residual"
         if self.residual:  # per-block normalisation; the gate lets TAL in as it helps
@@ -82,7 +80,6 @@ class OSAN(Method):
                 self.generator = MixupGenerator(
                     heads=cfg.ddg.heads, lam=None, alpha=cfg.ddg.mixup_alpha
                 )
-        self._pending_tal: tuple[dict[str, Tensor], dict[str, Tensor]] | None = None
         self.register_buffer("steps_done", torch.zeros((), dtype=torch.long))
 
     @property
@@ -233,6 +230,7 @@ class OSAN(Method):
         terms = {"task": self.task_loss(pred_s, src.label)}
         loss_cfg = self.cfg.loss
         pair = None
+        tal_rows = None
         needs_pred = (
             self.tal is not None
             or self.generator is not None
@@ -246,7 +244,7 @@ class OSAN(Method):
             h_sp = select_rows(h_s, pair)
             if self.cfg.tal.corr_weight > 0:
                 terms["corr"] = self.tal.correlation_loss(h_sp, h_t)
-            self._pending_tal = (
+            tal_rows = (
                 {m: x.detach() for m, x in h_sp.items()},
                 {m: x.detach() for m, x in h_t.items()},
             )
@@ -270,27 +268,28 @@ class OSAN(Method):
             ramp = min(1.0, progress / loss_cfg.st_warmup) if loss_cfg.st_warmup > 0 else 1.0
             weights["st"] = loss_cfg.self_train * ramp
         out = combine(terms, weights)
+        out.tal_rows = tal_rows
         if self.residual:
             out.logs["tal_gate"] = float(self.tal_gate.detach())
         return out
 
-    def on_step_end(self, gather: Gather = own_rows) -> None:
-        """TAL's closed-form alternating-projection update (Eq. 2) on this step's pairs.
+    def on_step_end(self, out: StepOutput, gather: Gather = own_rows) -> None:
+        """TAL's closed-form alternating-projection update (Eq. 2) on this step's pairs
+        (``out.tal_rows``, the detached embeddings ``training_step`` returned).
 
         Runs after the optimiser step so that the projections used in the backward pass
         are not modified in place. ``gather`` maps the rows of this process to the rows the
         update's statistics are computed on (under DDP, every rank's: the loop passes it)."""
         self.steps_done += 1
         every = self.cfg.tal.update_every
-        if self.tal is not None and self._pending_tal is not None:
+        if self.tal is not None and out.tal_rows is not None:
             step = int(self.steps_done)
             if self.cfg.tal.solver == "gradient":
                 due = step <= self.cfg.tal.cca_init_steps
             else:
                 due = every > 0 and (step - 1) % every == 0
             if due:
-                h_s, h_t = self._pending_tal
+                h_s, h_t = out.tal_rows
                 self.tal.update(
                     {m: gather(x) for m, x in h_s.items()}, {m: gather(x) for m, x in h_t.items()}
                 )
-            self._pending_tal = None

@@ -130,7 +130,7 @@ def _ddp_step(
 ) -> StepOutput:
     out = ddp(src, tgt, progress)
     broadcast_buffers(ddp.module)
-    return StepOutput(loss=out.loss, logs=mean_over_ranks(out.logs))
+    return StepOutput(loss=out.loss, logs=mean_over_ranks(out.logs), tal_rows=out.tal_rows)
 
 
 def broadcast_buffers(module: nn.Module) -> None:

@@ -301,7 +301,7 @@ def train_epoch(
             torch.nn.utils.clip_grad_norm_(method.trainable_parameters(), cfg.optim.grad_clip)
         opt.step()
         sched.step()
-        method.on_step_end(gather=run.ddp.gather_rows)
+        method.on_step_end(out_step, gather=run.ddp.gather_rows)
         state.global_step += 1
         step = state.global_step
         for k, v in out_step.logs.items():

@@ -62,7 +62,7 @@ def train_steps(method, cfg, s, t, n):
         out.loss.backward()
         opt.step()
         sched.step()
-        method.on_step_end()
+        method.on_step_end(out)
     return out
 
 
