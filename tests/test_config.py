@@ -63,3 +63,20 @@ def test_osan_plus_presets_depend_on_the_task_and_user_overrides_win():
     assert load_config(method="osan", task="regression").loss.self_train == 0.0
     over = load_config(method="osan-plus", task="regression", overrides=["loss.self_train=0.7"])
     assert over.loss.self_train == 0.7
+
+
+@pytest.mark.parametrize(
+    "old, new",
+    [
+        ("tal.standardize=true", "tal.normalize = standardize"),
+        ("tal.output_norm=true", "layer (tal.output_norm=true)"),
+        ("tal.orthonormal_output=true", "orthonormal (tal.orthonormal_output=true)"),
+    ],
+)
+def test_retired_tal_flags_name_their_replacement(old, new):
+    with pytest.raises(ConfigError, match="no longer exists") as err:
+        load_config(overrides=[old])
+    assert new in str(err.value)
+    assert load_config().tal.normalize == "standardize"
+    with pytest.raises(ConfigError, match="tal.normalize must be"):
+        load_config(overrides=["tal.normalize=batch"])

@@ -2,6 +2,8 @@
 the residual gated fusion, the reversal after DDG, dropout-free pseudo-labels, the label-shift
 weights and OSAN+'s self-training term."""
 
+from dataclasses import replace
+
 import torch
 
 from osan.bench.suites import variants
@@ -96,3 +98,22 @@ def test_align_on_tal_aligns_the_ungated_tal_block_while_the_head_reads_both():
     assert f.shape[1] == m.feature_dim and a.shape[1] == m.tal.out_dim
     assert a.abs().sum() > 0  # not gated: alignment acts from the first step
     assert m.discriminator.net[0].in_features == m.tal.out_dim
+
+
+def test_the_step_hands_tal_rows_to_on_step_end_and_keeps_nothing_on_the_method():
+    """``training_step`` returns the detached pairs TAL's update reads; ``on_step_end`` updates
+    from what it is given (nothing is stashed on the module between the two calls)."""
+    m, _, s, t = _osan("tal.solver=closed_form")
+    before = vars(m).copy()
+    out = m.training_step(s, t, 0.5)
+    changed = {k for k, v in vars(m).items() if k not in before or v is not before[k]}
+    assert changed == set()  # no attribute of the method was set by the step
+    h_s, h_t = out.tal_rows
+    assert set(h_s) == set(h_t) == set(m.modalities)
+    assert all(not x.requires_grad and x.shape[0] == t.size for x in [*h_s.values(), *h_t.values()])
+    m.on_step_end(replace(out, tal_rows=None))  # a step without rows: no update
+    assert int(m.tal.num_updates) == 0
+    seen = []
+    m.on_step_end(out, gather=lambda x: seen.append(x) or x)
+    assert int(m.tal.num_updates) == 1
+    assert len(seen) == 2 * len(m.modalities)  # every row set went through ``gather``
