@@ -22,8 +22,8 @@ What a rank does, with world size ``W`` and ``optim.batch_size = B`` (the GLOBAL
   single process's for the same pairs. Per rank, on the rank's ``B/W`` rows (gradients then
   averaged): MK-MMD, TAL's correlation loss, TAL's output standardisation
   (``tal.normalize=standardize``: batch mean/variance, like BatchNorm without SyncBatchNorm),
-  DDG's soft domains and the source/target pairing. They are not per-sample means, so osan under DDP is close to, not equal
-  to, the single-process run.
+  DDG's soft domains and the source/target pairing. They are not per-sample means, so osan
+  under DDP is close to, not equal to, the single-process run.
 - **Buffers** (TAL's projections and running estimates) are rank 0's on every rank after each
   step (broadcast after the forward as well as DDP's broadcast before it).
 - **Logs**: the step's scalar terms are averaged over ranks (a NaN on any rank stops every rank).
