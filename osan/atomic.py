@@ -3,7 +3,8 @@
 A process killed at any moment (``kill -9`` included) leaves either the old file or the new
 one, never a torn file. The file gets the permissions a plain ``open(path, "w")`` would give
 (0666 less the umask), not the temp file's private 0600: written data is meant to be read by
-others (a converted data set, a results table).
+others (a converted data set, a results table). A killed writer can leave its temp file
+``.NAME.*.tmp`` behind; :func:`remove_stale_temps` deletes them.
 """
 
 from __future__ import annotations
@@ -56,3 +57,17 @@ def atomic_write_path(path: str | Path, write: Callable[[Path], object]) -> None
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def remove_stale_temps(folder: str | Path, name: str) -> list[Path]:
+    """Delete the temp files ``folder/.NAME.*.tmp`` that a killed :func:`atomic_write_bytes`
+    left behind; returns what it removed. Call it only while no other process writes ``name``
+    in ``folder`` (a run holds its folder's lock)."""
+    removed = []
+    for p in Path(folder).glob(f".{name}.*.tmp"):
+        try:
+            p.unlink()
+            removed.append(p)
+        except FileNotFoundError:
+            pass
+    return removed
