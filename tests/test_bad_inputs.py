@@ -705,6 +705,13 @@ add("select/validator-bogus", lambda w: ["select", "--bench", str(w.case), "--va
 add("select/no-bench", lambda w: ["select"])
 
 
+# ---- --out where the OS refuses to create anything (read-only for root too: /proc) ----
+add("generate/out-unwritable", lambda w: ["data", "generate", "msa", "--size", "tiny", "--out", "/proc/osan-out"])  # fmt: skip
+add("train/out-unwritable", lambda w: train(w, out=Path("/proc/osan-out")))
+add("predict/out-unwritable", lambda w: pr(w, out=Path("/proc/osan-out.csv")))
+add("bench/out-unwritable", lambda w: bench(w, "--methods", "source-only", "--size", "tiny", out=Path("/proc/osan-out")))  # fmt: skip
+
+
 # --------------------------------------------------------------------------- the test
 
 
