@@ -458,9 +458,22 @@ def cmd_report(args: argparse.Namespace, argv: list[str] | None = None) -> int:
     return 0
 
 
+#: What every record ``osan bench`` writes holds (``osan.bench.runner._record``), and what
+#: ``osan report`` / ``osan select`` read without looking.
+RECORD_KEYS: dict[str, type | tuple[type, ...]] = {
+    "run_id": str,
+    "suite": str,
+    "benchmark": str,
+    "method": str,
+    "direction": str,
+    "seed": int,
+    "metrics": dict,
+}
+
+
 def _check_bench_records(bench: Path) -> None:
-    """Every complete line of ``BENCH/results.jsonl`` is a run record with a string run id
-    (a torn last line is left to the report, which skips it)."""
+    """Every complete line of ``BENCH/results.jsonl`` is a run record as ``osan bench``
+    writes it (a torn last line is left to the readers, which skip it)."""
     path = bench / "results.jsonl"
     if not path.is_file():
         return
@@ -469,8 +482,14 @@ def _check_bench_records(bench: Path) -> None:
             rec = json.loads(line)
         except ValueError:
             continue
-        if not isinstance(rec, dict) or not isinstance(rec.get("run_id"), str):
+        if not isinstance(rec, dict):
             raise UsageError(f"{path}: line {i + 1} is not a run record")
+        bad = [k for k, tp in RECORD_KEYS.items() if not isinstance(rec.get(k), tp)]
+        if bad:
+            raise UsageError(
+                f"{path}: line {i + 1} is not a run record of osan bench "
+                f"(missing or wrong: {', '.join(bad)})"
+            )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -549,6 +568,7 @@ def _run_command(args: argparse.Namespace, argv: list[str] | None) -> int:
     if args.command == "select":
         from osan.bench.select import cmd_select
 
+        _check_bench_records(args.bench)
         return cmd_select(args)
     if args.command == "predict":
         return cmd_predict(args)

@@ -12,6 +12,7 @@ Run just this corpus: ``.venv/bin/python -m pytest -q tests/test_bad_inputs.py``
 from __future__ import annotations
 
 import copy
+import json
 import os
 import pickle
 import stat
@@ -703,6 +704,16 @@ add("select/bench-empty", lambda w: ["select", "--bench", str(w.case)])
 add("select/bench-garbage", lambda w: ["select", "--bench", str(_garbage_bench(w))])
 add("select/validator-bogus", lambda w: ["select", "--bench", str(w.case), "--validator", "magic"])  # fmt: skip
 add("select/no-bench", lambda w: ["select"])
+add("report/record-missing-keys", lambda w: report(w, bench_dir=_records(w, {"run_id": "x"})), absent=("rep",), expect="missing or wrong")  # fmt: skip
+add("report/record-metrics-not-dict", lambda w: report(w, bench_dir=_records(w, {"run_id": "msa/A2B/osan/seed1", "metrics": 3})), absent=("rep",))  # fmt: skip
+add("select/record-missing-keys", lambda w: ["select", "--bench", str(_records(w, {"run_id": "x"}))], expect="missing or wrong")  # fmt: skip
+
+
+def _records(w: W, *records: dict) -> Path:
+    d = w.case / "rb"
+    d.mkdir()
+    (d / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    return d
 
 
 # ---- --out where the OS refuses to create anything (read-only for root too: /proc) ----
