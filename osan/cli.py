@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 from typing import NoReturn
 
+from osan.atomic import atomic_write_bytes
 from osan.config import ConfigError, load_config
 
 
@@ -267,8 +268,7 @@ def _check_out_folder(out: Path) -> None:
 
 
 def _write_text(path: Path, text: str) -> None:
-    from osan.atomic import atomic_write_bytes
-
+    """Write ``text`` atomically (the old file or the new one, never a torn one)."""
     data = text.encode()
     atomic_write_bytes(path, lambda f: f.write(data))
 
