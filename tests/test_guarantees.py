@@ -119,8 +119,13 @@ def test_stale_checkpoint_temps_are_removed_on_resume_and_completion(tmp_path):
     fit(cfg, src, tgt, run, progress=False, stop_after_epochs=1)
     stale = run / ".checkpoint.pt.abc123.tmp"  # what a kill -9 mid-write leaves
     stale.write_bytes(b"partial")
+    other = run / ".metrics.json.x1y2.tmp"
+    other.write_bytes(b"{")
+    keep = run / ".notes.txt.tmp"  # not a file osan writes: left alone
+    keep.write_bytes(b"mine")
     fit(cfg, src, tgt, run, resume=True, progress=False, stop_after_epochs=0)
-    assert not stale.exists()
+    assert not stale.exists() and not other.exists() and keep.exists()
+    keep.unlink()
     stale.write_bytes(b"partial")
     fit(cfg, src, tgt, run, resume=True, progress=False)
     assert not stale.exists()

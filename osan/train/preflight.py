@@ -32,6 +32,10 @@ from osan.train.checkpoint import atomic_write_json, load_checkpoint
 PLACEMENT_KEYS: tuple[str, ...] = ("device", "num_threads", "curve_every")
 #: The fingerprint of a run's data, written beside its checkpoint.
 DATA_FILE = "data.json"
+#: Files of a run written atomically (a killed writer can leave ``.NAME.*.tmp`` of each).
+RUN_FILES: tuple[str, ...] = (
+    "config.yaml", "metrics.json", "features.npz", "predictions.csv", DATA_FILE,
+)  # fmt: skip
 
 
 class RunError(ValueError):
@@ -68,7 +72,7 @@ def prepare(
             check_data_against_run(saved, domain, side, out, f"{side} {domain.name}")
     if is_main:
         lock.acquire(out, "this run")  # creates the folder; a second process stops here
-        remove_stale_temps(out, checkpoint)
+        _remove_temps(out, checkpoint)
         if _read_json(out / DATA_FILE) != fingerprint:  # unchanged on a resume: not rewritten
             atomic_write_json(fingerprint, out / DATA_FILE)
     for note in notes:
@@ -79,8 +83,13 @@ def prepare(
 def finish_run(out: str | Path, checkpoint: str = "checkpoint.pt") -> None:
     """At the end of a run: remove temp files that killed writers left in its folder, and
     give back the folder's lock."""
-    remove_stale_temps(out, checkpoint)
+    _remove_temps(out, checkpoint)
     lock.release(out)
+
+
+def _remove_temps(out: str | Path, checkpoint: str) -> None:
+    for name in (checkpoint, *RUN_FILES):
+        remove_stale_temps(out, name)
 
 
 def check_inputs(cfg: Config, source: Domain, target: Domain) -> None:
