@@ -412,6 +412,58 @@ add("generate/seed-2^64", lambda w: ["data", "generate", "msa", "--size", "tiny"
 add("generate/seed-text", lambda w: ["data", "generate", "msa", "--out", str(w.case / "g"), "--seed", "one"], absent=("g",))  # fmt: skip
 add("encode-text/out-is-folder", lambda w: ["data", "encode-text", str(w.file("label.csv", "a,b\n")), "--out", str(w.case)])  # fmt: skip
 add("encode-text/missing-csv", lambda w: ["data", "encode-text", str(w.case / "none.csv"), "--out", str(w.case / "x.pkl")], absent=("x.pkl",))  # fmt: skip
+
+
+# ---- data convert ----
+def convert(w: W, *extra: str, src=None, out=None) -> list[str]:
+    return ["data", "convert", str(src or w.src), "--out", str(out or w.case / "c.h5"), *extra]
+
+
+add("convert/format-bogus", lambda w: convert(w, "--format", "bogus"), absent=("c.h5",))
+add("convert/format-csd", lambda w: convert(w, "--format", "csd"), absent=("c.h5",))
+add("convert/out-suffix-txt", lambda w: convert(w, out=w.case / "c.txt"), absent=("c.txt",))
+add("convert/out-is-folder", lambda w: convert(w, out=w.case))
+add("convert/out-is-input", lambda w: convert(w, out=w.file("in.pkl", w.src.read_bytes()), src=w.case / "in.pkl"))  # fmt: skip
+add("convert/out-unwritable", lambda w: convert(w, out=Path("/proc/osan-c.h5")))
+add("convert/input-missing", lambda w: convert(w, src=w.case / "none.pkl"), absent=("c.h5",))
+add("convert/input-fifo", lambda w: convert(w, src=w.fifo("p.pkl")), absent=("c.h5",))
+add("convert/input-hostile", lambda w: convert(w, src=w.file("h.pkl", H.os_system(str(w.marker)))), absent=("c.h5",))  # fmt: skip
+add("convert/input-structured-dtype", lambda w: convert(w, src=w.file("h.pkl", _HOSTILE["ids-structured-dtype"](w))), absent=("c.h5",))  # fmt: skip
+add("convert/split-on-mmsa", lambda w: convert(w, "--split", "dev"), absent=("c.h5",), expect="word-aligned")  # fmt: skip
+add("convert/task-mismatch", lambda w: convert(w, "--task", "classification"), absent=("c.h5",))  # fmt: skip
+add("convert/1e300", lambda w: convert(w, src=w.mmsa("big.pkl", _set("train", "audio", lambda s: s["audio"].astype("f8") * 1e300))), absent=("c.h5",), expect="float32")  # fmt: skip
+add("convert/npz-garbage-input", lambda w: convert(w, src=w.file("g.npz", b"PK\x03\x04garbage")), absent=("c.h5",))  # fmt: skip
+add("convert/h5-garbage-input", lambda w: convert(w, src=w.file("g.h5", b"\x89HDF\r\n\x1a\ngarbage"), out=w.case / "c.npz"), absent=("c.npz",))  # fmt: skip
+add("convert/npz-with-pickled-object", lambda w: convert(w, src=_npz_with_object(w)), absent=("c.h5",))  # fmt: skip
+add("inspect/npz-with-pickled-object", lambda w: ["data", "inspect", str(_npz_with_object(w))])
+
+
+def _npz_bomb(w: W) -> Path:
+    """A 600-byte .npz whose arrays declare shape (16, 25e6, 25): 37 GiB."""
+    import io
+    import zipfile
+
+    hdr = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        hdr, {"descr": "<f4", "fortran_order": False, "shape": (16, 25_000_000, 25)}
+    )
+    p = w.case / "bomb.npz"
+    with zipfile.ZipFile(p, "w") as z:
+        z.writestr("meta.npy", hdr.getvalue())
+        z.writestr("train__text.npy", hdr.getvalue() + b"\x00" * 100)
+    return p
+
+
+add("inspect/npz-declares-37GiB", lambda w: ["data", "inspect", str(_npz_bomb(w))])
+
+
+def _npz_with_object(w: W) -> Path:
+    """An .npz whose array is an object array (numpy pickles it inside the zip)."""
+    p = w.case / "obj.npz"
+    np.savez(p, ids=np.array([_Evil(str(w.marker))], dtype=object))
+    return p
+
+
 add("data/no-subcommand", lambda w: ["data"])
 add("no-command", lambda w: [])
 add("unknown-command", lambda w: ["fit"])

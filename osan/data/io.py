@@ -67,6 +67,8 @@ def load_domain(
             "'vision': ...}, labels=...)"
         )
     if format in ("h5", "npz") or (format == "auto" and portable_kind(path) is not None):
+        if "split" in kw:
+            raise _split_not_applicable(path, "a pickle-free .h5/.npz file")
         if rename_splits:
             return _renamed_portable(path, rename_splits, task, nan_policy, kw)
         return load_portable(path, task=task, nan_policy=nan_policy, **kw)
@@ -95,6 +97,13 @@ def load_domain(
     return _from_object(obj, detect_pickle_format(obj, str(path)), str(path), task, common)
 
 
+def _split_not_applicable(source: object, kind: str) -> DataError:
+    return DataError(
+        f"{source}: --split (split=) names the one split of a word-aligned pickle; this file "
+        f"is {kind} and holds its own splits"
+    )
+
+
 def _unknown_suffix(path: Path, suffix: str) -> DataError:
     """A hint that the CLI user can follow (``osan data inspect`` and ``train`` take the
     format from the suffix; ``osan data convert`` and Python take it explicitly)."""
@@ -106,6 +115,8 @@ def _unknown_suffix(path: Path, suffix: str) -> DataError:
 
 
 def _from_object(obj: object, kind: str, source: str, task: Task | None, common: dict) -> Domain:
+    if kind != "wordaligned" and "split" in common:
+        raise _split_not_applicable(source, kind)
     if kind == "mmsa":
         return mmsa_from_object(obj, source, task=task, **common)
     if kind == "mult":
