@@ -215,6 +215,7 @@ def load_portable(
         raise DataError(f"{path}: declares more memory than is free; refused") from None
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        first = first.split(" If you trust")[0]  # numpy's advice to load pickles: never
         raise DataError(f"{path}: unreadable or corrupt {kind} file ({first})") from None
 
 

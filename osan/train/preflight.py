@@ -30,11 +30,12 @@ from osan.train.checkpoint import atomic_write_json, load_checkpoint
 
 #: Config keys that may change when a run is resumed: where it runs, not what it computes.
 PLACEMENT_KEYS: tuple[str, ...] = ("device", "num_threads", "curve_every")
-#: The fingerprint of a run's data, written beside its checkpoint.
-DATA_FILE = "data.json"
+#: The fingerprint of a run's data (shapes, labels, a content hash), beside its checkpoint;
+#: ``data.json`` is the CLI's record of the file names (``osan.bench.spec.write_run_data``).
+DATA_FILE = "fingerprint.json"
 #: Files of a run written atomically (a killed writer can leave ``.NAME.*.tmp`` of each).
 RUN_FILES: tuple[str, ...] = (
-    "config.yaml", "metrics.json", "features.npz", "predictions.csv", DATA_FILE,
+    "config.yaml", "metrics.json", "features.npz", "predictions.csv", "data.json", DATA_FILE,
 )  # fmt: skip
 
 
