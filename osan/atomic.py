@@ -22,11 +22,20 @@ def _umask_mode() -> int:
     return 0o666 & ~mask
 
 
+def _mkstemp(path: Path) -> tuple[int, str]:
+    """A temp file beside ``path``; an OS error names ``path`` (what the user asked for), not
+    the temp file."""
+    try:
+        return tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as e:
+        raise OSError(e.errno, e.strerror, str(path)) from None
+
+
 def atomic_write_bytes(path: str | Path, write: Callable[[IO[bytes]], object]) -> None:
     """Call ``write(fileobj)`` on a temp file beside ``path``, then rename it over ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = _mkstemp(path)
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
@@ -45,7 +54,7 @@ def atomic_write_path(path: str | Path, write: Callable[[Path], object]) -> None
     the temp file and rename it over ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = _mkstemp(path)
     os.close(fd)
     try:
         write(Path(tmp))

@@ -372,7 +372,7 @@ add(
 add(
     "inspect/classification-task-on-regression-file",
     inspect(lambda w: w.src, "--task", "classification"),
-    expect="regression",
+    expect="--task regression",
 )
 add(
     "inspect/wordaligned-bad-sample",
@@ -470,12 +470,15 @@ add("unknown-command", lambda w: ["fit"])
 
 
 # ---- train ----
-def train(w: W, *extra: str, src=None, tgt=None, out=None, method="source-only") -> list[str]:
-    argv = ["train", "--source", str(src or w.src), "--target", str(tgt or w.tgt)]
-    argv += ["--out", str(out or w.case / "r"), "--quiet", *TINY, "optim.epochs=1"]
-    if method is not None:
-        argv += ["--method", method]
-    return argv + list(extra)
+def train(
+    w: W, *opts: str, over: tuple[str, ...] = (), src=None, tgt=None, out=None, method="source-only"
+) -> list[str]:
+    """``osan train`` on the toy data: options ``opts`` first, then the tiny overrides and
+    ``over`` (argparse takes the key=value overrides as one run of positionals)."""
+    argv = ["train"] + (["--method", method] if method is not None else [])
+    argv += ["--source", str(src or w.src), "--target", str(tgt or w.tgt)]
+    argv += ["--out", str(out or w.case / "r"), "--quiet", *opts, *TINY, "optim.epochs=1"]
+    return argv + list(over)
 
 
 _TRAIN_OVERRIDES = [
@@ -492,19 +495,24 @@ _TRAIN_OVERRIDES = [
     "optim=3", "tal.enabled=maybe", "baselines.pretrain_fraction=1",
 ]  # fmt: skip
 for _o in _TRAIN_OVERRIDES:
-    add(f"train/override/{_o}", (lambda o: lambda w: train(w, o))(_o), absent=("r",))
-for _args in (
-    ["--device", "cuda"], ["--device", "cuda:7"], ["--device", "bogus"], ["--device", "mps"],
-    ["--seed", str(2**64)], ["--seed", "-1"], ["--epochs", "0"], ["--epochs", "-2"],
-    ["--epochs", "x"], ["--task", "ranking"], ["--nan-policy", "drop"], ["--nproc", "0"],
-):  # fmt: skip
-    add(f"train/args/{' '.join(_args)}", (lambda a: lambda w: train(w, *a))(_args), absent=("r",))
+    _key = "key=value" if "=" not in _o else _o.split("=")[0].split(".")[-1]
+    add(f"train/override/{_o}", (lambda o: lambda w: train(w, over=(o,)))(_o), absent=("r",), expect=_key)  # fmt: skip
+_TRAIN_ARGS: dict[tuple[str, ...], str] = {
+    ("--device", "cuda"): "not available", ("--device", "cuda:7"): "not available",
+    ("--device", "bogus"): "not of the form", ("--device", "mps"): "not available",
+    ("--seed", str(2**64)): "seed must lie", ("--seed", "-1"): "seed must lie",
+    ("--epochs", "0"): "optim.epochs must lie", ("--epochs", "-2"): "optim.epochs must lie",
+    ("--epochs", "x"): "invalid int", ("--task", "ranking"): "invalid choice",
+    ("--nan-policy", "drop"): "invalid choice", ("--nproc", "0"): "--nproc",
+}  # fmt: skip
+for _args, _exp in _TRAIN_ARGS.items():
+    add(f"train/args/{' '.join(_args)}", (lambda a: lambda w: train(w, *a))(_args), absent=("r",), expect=_exp)  # fmt: skip
 add("train/unknown-method", lambda w: train(w, method="magic"), absent=("r",), expect="unknown method")  # fmt: skip
 add("train/method-empty", lambda w: train(w, method=""), absent=("r",))
 add("train/oracle-unlabelled-target", lambda w: train(w, tgt=w.tgt_unl, method="oracle"), absent=("r",), expect="no labels")  # fmt: skip
 add("train/unlabelled-source", lambda w: train(w, src=w.src_unl), absent=("r",), expect="no labels")  # fmt: skip
 add("train/unlabelled-source-osan", lambda w: train(w, src=w.src_unl, method="osan"), absent=("r",))  # fmt: skip
-add("train/curve-unlabelled-target", lambda w: train(w, "curve_every=1", tgt=w.tgt_unl), absent=("r",))  # fmt: skip
+add("train/curve-unlabelled-target", lambda w: train(w, over=("curve_every=1",), tgt=w.tgt_unl), absent=("r",), expect="curve_every=1 plots")  # fmt: skip
 add("train/modality-names-differ", lambda w: train(w, tgt=w.other_mods), absent=("r",), expect="pose")  # fmt: skip
 add(
     "train/target-extra-modality",
@@ -531,10 +539,10 @@ add("train/config-fifo", lambda w: train(w, "--config", str(w.fifo("c.yaml"))), 
 add("train/classification-on-regression-data", lambda w: train(w, "--task", "classification"), absent=("r",))  # fmt: skip
 add("train/no-source", lambda w: ["train", "--target", str(w.tgt), "--out", str(w.case / "r")], absent=("r",))  # fmt: skip
 # resuming the finished shared run with something else is refused, naming the difference
-add("resume/other-method", lambda w: train(w, "--resume", out=w.run, method="dann"), expect="method")  # fmt: skip
-add("resume/other-override", lambda w: train(w, "--resume", "optim.lr=0.5", out=w.run), expect="optim.lr")  # fmt: skip
-add("resume/other-seed", lambda w: train(w, "--resume", "--seed", "9", out=w.run), expect="seed")  # fmt: skip
-add("resume/no-tal", lambda w: train(w, "--resume", "--no-tal", out=w.run), expect="tal.enabled")  # fmt: skip
+add("resume/other-method", lambda w: train(w, "--resume", out=w.run, method="dann"), expect="method: run has")  # fmt: skip
+add("resume/other-override", lambda w: train(w, "--resume", over=("optim.lr=0.5",), out=w.run), expect="optim.lr: run has 0.001, now 0.5")  # fmt: skip
+add("resume/other-seed", lambda w: train(w, "--resume", "--seed", "9", out=w.run), expect="seed: run has 0, now 9")  # fmt: skip
+add("resume/no-tal", lambda w: train(w, "--resume", "--no-tal", out=w.run), expect="tal.enabled: run has")  # fmt: skip
 add("resume/other-target-data", lambda w: train(w, "--resume", tgt=w.tgt_unl, out=w.run), expect="target")  # fmt: skip
 add("resume/other-target-dims", lambda w: train(w, "--resume", tgt=w.other_dims, out=w.run), expect="target")  # fmt: skip
 add("resume/corrupt-checkpoint", lambda w: train(w, "--resume", out=_corrupt(w, "checkpoint.pt", b"garbage")), expect="checkpoint")  # fmt: skip
@@ -748,7 +756,6 @@ add("report/bench-is-file", lambda w: report(w, bench_dir=w.file("f", "x")), abs
 add("report/bench-empty", lambda w: report(w), absent=("rep",))
 add("report/bench-garbage", lambda w: report(w, bench_dir=_garbage_bench(w)), absent=("rep",))
 add("report/cases-negative", lambda w: report(w, "--cases", "-1"), absent=("rep",))
-add("report/out-is-file", lambda w: report(w, bench_dir=_garbage_bench(w), out=w.file("o", "keep")))  # fmt: skip
 add("report/no-bench", lambda w: ["report", "--out", str(w.case / "rep")], absent=("rep",))
 add("select/bench-missing", lambda w: ["select", "--bench", str(w.case / "none")])
 add("select/bench-is-file", lambda w: ["select", "--bench", str(w.file("f", "x"))])
@@ -830,7 +837,7 @@ SUBPROCESS_CASES: list[tuple[str, Callable[[W], list[str]]]] = [
     ("sub/inspect-fifo", lambda w: ["data", "inspect", str(w.fifo("p.pkl"))]),
     ("sub/inspect-dev-zero", lambda w: ["data", "inspect", str(w.symlink("z.pkl", "/dev/zero"))]),
     ("sub/train-unknown-method", lambda w: train(w, method="magic")),
-    ("sub/train-lr-negative", lambda w: train(w, "optim.lr=-1")),
+    ("sub/train-lr-negative", lambda w: train(w, over=("optim.lr=-1",))),
     ("sub/eval-evil-checkpoint", lambda w: ev(w, run=_evil_ckpt(w))),
     ("sub/predict-other-dims", lambda w: pr(w, data=w.other_dims)),
     ("sub/argparse-usage", lambda w: ["train", "--bogus-flag"]),

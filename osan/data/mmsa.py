@@ -472,12 +472,13 @@ def _read_split(
     elif fmt == "mmsa":
         other = _MMSA_LABEL_KEYS["classification" if task == "regression" else "regression"]
         if other in d:
+            held = "classification" if task == "regression" else "regression"
             raise data_error(
                 source,
                 split,
                 label_key,
-                f"missing, but '{other}' is present: pass task="
-                f"'{'classification' if task == 'regression' else 'regression'}'",
+                f"missing, but '{other}' is present: the file holds {held} labels "
+                f"(--task {held}, or task='{held}' from Python)",
             )
     if "id" in d:
         ids = _strings(d["id"], n, source, split, "id")

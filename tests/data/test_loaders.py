@@ -304,7 +304,7 @@ MMSA_ERRORS = {
     ),
     "wrong_task_key": (
         lambda o: [d.pop("regression_labels") for d in o.values()],
-        ["field 'regression_labels'", "pass task='classification'"],
+        ["field 'regression_labels'", "--task classification"],
     ),
 }
 
