@@ -258,6 +258,7 @@ for _name, _make in _HOSTILE.items():
         (lambda make, name: lambda w: ["data", "inspect", str(w.file(f"{name}.pkl", make(w)))])(
             _make, _name
         ),
+        expect="expected strings" if _name == "ids-1e7-shared-leaves" else "refused",
     )
 
 
@@ -400,7 +401,7 @@ add(
 
 # ---- data generate ----
 for _size in ("abc", "-1", "0", "inf", "nan", "1e9", ""):
-    add(f"generate/size={_size!r}", (lambda v: lambda w: ["data", "generate", "msa", "--out", str(w.case / "g"), "--size", v])(_size), absent=("g",))  # fmt: skip
+    add(f"generate/size={_size!r}", (lambda v: lambda w: ["data", "generate", "msa", "--out", str(w.case / "g"), "--size", v])(_size), absent=("g",), expect="--size")  # fmt: skip
 add("generate/dims-bogus", lambda w: ["data", "generate", "msa", "--out", str(w.case / "g"), "--dims", "bogus"], absent=("g",))  # fmt: skip
 add("generate/dims-on-vtc", lambda w: ["data", "generate", "vtc", "--out", str(w.case / "g"), "--dims", "mmsa"], absent=("g",))  # fmt: skip
 add("generate/name-bogus", lambda w: ["data", "generate", "imdb", "--out", str(w.case / "g")], absent=("g",))  # fmt: skip
@@ -610,7 +611,7 @@ for _cmd, _fn in (("eval", ev), ("predict", pr)):
     _abs = ("preds.csv",) if _cmd == "predict" else ()
     _runs: dict[str, tuple[Callable[[W], list[str]], str]] = {
         "run-missing": (lambda w, f=_fn: f(w, run=w.case / "none"), "not a run folder"),
-        "run-is-file": (lambda w, f=_fn: f(w, run=w.file("r", "x")), ""),
+        "run-is-file": (lambda w, f=_fn: f(w, run=w.file("r", "x")), "not a run folder"),
         "run-without-config": (lambda w, f=_fn: f(w, run=w.case), "not a run folder"),
         "checkpoint-missing": (lambda w, f=_fn: f(w, run=_rm(w, "checkpoint.pt")), "checkpoint"),
         "checkpoint-garbage": (
@@ -654,7 +655,7 @@ for _cmd, _fn in (("eval", ev), ("predict", pr)):
             lambda w, f=_fn: f(w, run=_corrupt(w, "config.yaml", "method: magic\n")),
             "unknown method",
         ),  # fmt: skip
-        "config-is-dir": (lambda w, f=_fn: f(w, run=_config_dir(w)), ""),
+        "config-is-dir": (lambda w, f=_fn: f(w, run=_config_dir(w)), "not a run folder"),
         "data-other-dims": (lambda w, f=_fn: f(w, data=w.other_dims), "vision 7"),
         "data-other-modalities": (lambda w, f=_fn: f(w, data=w.other_mods), "pose"),
         "data-missing": (lambda w, f=_fn: f(w, data=w.case / "none.pkl"), "not found"),
@@ -682,10 +683,10 @@ for _cmd, _fn in (("eval", ev), ("predict", pr)):
             "NaN",
         ),  # fmt: skip
         "split-bogus": (lambda w, f=_fn: f(w, "--split", "holdout"), "holdout"),
-        "domain-bogus": (lambda w, f=_fn: f(w, "--domain", "middle"), ""),
+        "domain-bogus": (lambda w, f=_fn: f(w, "--domain", "middle"), "invalid choice"),
         "device-bogus": (lambda w, f=_fn: f(w, "--device", "bogus"), "bogus"),
         "device-cuda": (lambda w, f=_fn: f(w, "--device", "cuda"), "cuda"),
-        "nan-policy-bogus": (lambda w, f=_fn: f(w, "--nan-policy", "drop"), ""),
+        "nan-policy-bogus": (lambda w, f=_fn: f(w, "--nan-policy", "drop"), "invalid choice"),
     }
     for _name, (_argv, _exp) in _runs.items():
         add(f"{_cmd}/{_name}", _argv, absent=_abs, expect=_exp)
