@@ -757,6 +757,8 @@ add("report/bench-is-file", lambda w: report(w, bench_dir=w.file("f", "x")), abs
 add("report/bench-empty", lambda w: report(w), absent=("rep",))
 add("report/bench-garbage", lambda w: report(w, bench_dir=_garbage_bench(w)), absent=("rep",))
 add("report/cases-negative", lambda w: report(w, "--cases", "-1"), absent=("rep",))
+add("report/out-is-file", lambda w: ["report", "--runs", str(w.run), "--out", str(w.file("o", "keep"))], expect="File exists")  # fmt: skip
+add("report/out-unwritable", lambda w: ["report", "--runs", str(w.run), "--out", "/proc/osan-rep"])  # fmt: skip
 add("report/no-bench", lambda w: ["report", "--out", str(w.case / "rep")], absent=("rep",))
 add("select/bench-missing", lambda w: ["select", "--bench", str(w.case / "none")])
 add("select/bench-is-file", lambda w: ["select", "--bench", str(w.file("f", "x"))])
