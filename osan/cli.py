@@ -1,17 +1,33 @@
 """Command line: ``osan data | train | eval | predict | bench | select | report``.
 
-Bad input data exits with code 2 and a one-line message naming the file, split and field.
+Every bad input, bad run folder or misuse exits with code 2 and ONE line on stderr (naming the
+file, split and field for data), never a traceback, and leaves the user's files as they were:
+see ``docs/errors.md``. A diverged run exits 1; an interrupted one 130; an unexpected failure
+exits 1 with one line (``OSAN_TRACEBACK=1`` shows the traceback).
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import io
 import json
+import math
+import os
 import sys
 from pathlib import Path
+from typing import NoReturn
 
+from osan.atomic import atomic_write_bytes
 from osan.config import ConfigError, load_config
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a usage error in one line (argparse prints the usage block too)."""
+
+    def error(self, message: str) -> NoReturn:
+        print(f"{self.prog}: error: {message} (see {self.prog} --help)", file=sys.stderr)
+        raise SystemExit(2)
 
 
 def _add_data_opts(p: argparse.ArgumentParser) -> None:
@@ -24,7 +40,7 @@ def _add_data_opts(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="osan", description="Multimodal unsupervised domain adaptation (OSAN + baselines)"
     )
     sub = parser.add_subparsers(dest="command", required=True)
@@ -39,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument(
         "--dims",
         default=None,
+        choices=["same", "mmsa"],
         help="msa only: 'same' (default) or 'mmsa' (target audio/vision 5/20)",
     )
     ins = dsub.add_parser("inspect", help="print splits, modalities, dims, lengths and labels")
@@ -64,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_opts(conv)
 
     tr = sub.add_parser("train", help="train a method on labelled source + unlabelled target")
-    tr.add_argument("--method", default="osan")
+    tr.add_argument("--method", default=None, help="default osan (--resume: the run's own)")
     tr.add_argument("--source", required=True, type=Path)
     tr.add_argument("--target", required=True, type=Path)
     tr.add_argument("--out", required=True, type=Path)
@@ -161,12 +178,13 @@ def cmd_data(args: argparse.Namespace) -> int:
         from osan.data.generators import generate
         from osan.data.mmsa import save_mmsa
 
+        if args.dims is not None and args.name != "msa":
+            raise UsageError(f"--dims applies to msa only, not {args.name}")
         kw = {} if args.dims is None else {"dims": args.dims}
-        size = args.size
-        try:
-            size = float(size)
-        except ValueError:
-            pass
+        size = _generate_size(args.size)
+        if not 0 <= args.seed < 2**63:
+            raise UsageError(f"--seed must lie in [0, 2^63), got {args.seed}")
+        _check_out_folder(args.out)
         source, target = generate(args.name, seed=args.seed, size=size, **kw)
         args.out.mkdir(parents=True, exist_ok=True)
         save_mmsa(source, args.out / "source.pkl")
@@ -189,7 +207,7 @@ def cmd_data(args: argparse.Namespace) -> int:
             },
             **{k: v for k, v in source.meta.items() if _jsonable(v)},
         }
-        (args.out / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
+        _write_text(args.out / "meta.json", json.dumps(meta, indent=2) + "\n")
         print(f"wrote {args.out}/source.pkl, {args.out}/target.pkl, {args.out}/meta.json")
         return 0
     if args.data_command == "inspect":
@@ -200,6 +218,9 @@ def cmd_data(args: argparse.Namespace) -> int:
     if args.data_command == "encode-text":
         from osan.data.label_csv import encode_label_csv
         from osan.data.mmsa import save_mmsa
+
+        if args.out.is_dir():
+            raise UsageError(f"--out {args.out}: is a folder; give a file name (e.g. mosi.pkl)")
 
         domain = encode_label_csv(args.label_csv, cache_dir=args.cache_dir)
         save_mmsa(domain, args.out)
@@ -216,6 +237,40 @@ def cmd_data(args: argparse.Namespace) -> int:
         print(f"wrote {args.out} ({domain.task}, {n} samples, splits {', '.join(domain.splits)})")
         return 0
     raise AssertionError(args.data_command)
+
+
+SIZE_NAMES = ("tiny", "small", "large")
+#: Largest ``--size`` multiplier (large is 5; 100 is ~150k source samples).
+SIZE_MAX = 100.0
+
+
+class UsageError(ValueError):
+    """A command-line value that parses but cannot be used (one line, exit 2)."""
+
+
+def _generate_size(value: str) -> str | float:
+    if value in SIZE_NAMES:
+        return value
+    try:
+        x = float(value)
+    except ValueError:
+        raise UsageError(
+            f"--size must be one of {', '.join(SIZE_NAMES)} or a multiplier, got {value!r}"
+        ) from None
+    if not (math.isfinite(x) and 0 < x <= SIZE_MAX):
+        raise UsageError(f"--size multiplier must lie in (0, {SIZE_MAX:g}], got {value}")
+    return x
+
+
+def _check_out_folder(out: Path) -> None:
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out}: exists and is not a folder")
+
+
+def _write_text(path: Path, text: str) -> None:
+    """Write ``text`` atomically (the old file or the new one, never a torn one)."""
+    data = text.encode()
+    atomic_write_bytes(path, lambda f: f.write(data))
 
 
 def _jsonable(v) -> bool:
@@ -236,19 +291,26 @@ def cmd_train(args: argparse.Namespace) -> int:
         over.append("ddg.enabled=false")
     if args.epochs is not None:
         over.append(f"optim.epochs={args.epochs}")
-    if args.resume and args.config is None and (args.out / "config.yaml").exists():
-        cfg = load_config(args.out / "config.yaml")
-    else:
-        cfg = load_config(
-            args.config,
-            over,
-            task=args.task,
-            method=args.method,
-            seed=args.seed,
-            device=args.device,
+    _check_out_folder(args.out)
+    top = {"task": args.task, "seed": args.seed, "device": args.device}
+    cfg = None
+    if args.resume:  # the run's own config, changed only by what this command says
+        from osan.train.preflight import resume_config
+
+        cfg = resume_config(
+            args.out, config_file=args.config, overrides=over, method=args.method, **top
         )
+    if cfg is None:
+        cfg = load_config(args.config, over, method=_or(args.method, "osan"), **top)
+    from osan.methods import REGISTRY
+
+    if cfg.method not in REGISTRY:  # before reading data or creating anything
+        raise ConfigError(f"unknown method {cfg.method!r}; choose from {sorted(REGISTRY)}")
     source = _load(args.source, args, task=cfg.task)
     target = _load(args.target, args, task=cfg.task)
+    from osan.train.preflight import check_inputs
+
+    check_inputs(cfg, source, target)  # here too: under --ddp, fit runs in other processes
     from osan.train.launch import launched_by_torchrun
 
     if args.ddp or args.nproc is not None or launched_by_torchrun():
@@ -279,28 +341,58 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _or(value, default):
+    return default if value is None else value
+
+
 def _format_metrics(m: dict) -> str:
     def row(name: str, d: dict) -> str:
+        if d.get("labelled") is False:
+            return f"{name}: no labels, nothing to score (predictions: RUN/predictions.csv)"
         vals = ", ".join(f"{k}={v:.4f}" for k, v in d.items() if isinstance(v, float))
         return f"{name}: {vals}"
 
     return "\n".join([row("target test", m["target"]), row("source test", m["source"])])
 
 
-def cmd_eval(args: argparse.Namespace) -> int:
-    from osan.eval.evaluate import predict_split, score
+def _open_run(args: argparse.Namespace):
+    """The run, and the data checked against it, before any model call."""
+    from osan.train.checkpoint import load_checkpoint
+    from osan.train.preflight import check_data_against_run, check_device
     from osan.train.trainer import load_run
 
-    cfg, method, classes = load_run(args.run, args.device)
+    check_device(args.device)
+    if not (args.run / "config.yaml").is_file():
+        raise UsageError(f"--run {args.run}: not a run folder (no config.yaml)")
+    dims = load_checkpoint(args.run / "checkpoint.pt")["dims"]
+    cfg = load_config(args.run / "config.yaml")
     domain = _load(args.data, args, task=cfg.task)
     split = domain.split(args.split)
+    check_data_against_run(dims, domain, args.domain, args.run, str(args.data))
+    cfg, method, classes = load_run(args.run, args.device)
+    return cfg, method, classes, domain, split
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from osan.eval.evaluate import predict_split, score
+
+    cfg, method, classes, domain, split = _open_run(args)
     if split.labels is None:
-        print(f"{args.data}: split '{args.split}' has no labels to evaluate", file=sys.stderr)
+        print(
+            f"osan: error: {args.data}: split '{args.split}' has no labels: nothing to score "
+            f"(osan predict --run {args.run} --data {args.data} --out FILE.csv predicts it)",
+            file=sys.stderr,
+        )
         return 2
+    if cfg.task == "classification" and classes and domain.classes:
+        if list(classes) != list(domain.classes):
+            raise UsageError(
+                f"{args.data}: classes {domain.classes} differ from the run's {classes}"
+            )
     preds = predict_split(method, split, args.domain, device=args.device)
     metrics = score(preds.pred, preds.labels, cfg.task, classes or domain.classes)
     out = args.run / f"eval_{args.data.stem}_{args.split}.json"
-    out.write_text(json.dumps(metrics, indent=2) + "\n")
+    _write_text(out, json.dumps(metrics, indent=2) + "\n")
     print(json.dumps({k: v for k, v in metrics.items() if not isinstance(v, dict)}, indent=2))
     print(f"written to {out}")
     return 0
@@ -308,27 +400,26 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def cmd_predict(args: argparse.Namespace) -> int:
     from osan.eval.evaluate import predict_split
-    from osan.train.trainer import load_run
 
-    cfg, method, classes = load_run(args.run, args.device)
-    domain = _load(args.data, args, task=cfg.task)
-    split = domain.split(args.split)
+    if args.out.is_dir():
+        raise UsageError(f"--out {args.out}: is a folder; give a file name (e.g. preds.csv)")
+    cfg, method, classes, domain, split = _open_run(args)
     preds = predict_split(method, split, args.domain, device=args.device, labelled=False)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    with open(args.out, "w", newline="") as f:
-        w = csv.writer(f)
-        if cfg.task == "regression":
-            w.writerow(["id", "prediction"])
-            for i, p in zip(preds.ids, preds.pred.tolist(), strict=True):
-                w.writerow([i, f"{p:.6f}"])
-        else:
-            import torch
+    f = io.StringIO(newline="")  # the CSV is built in memory, then written atomically
+    w = csv.writer(f)
+    if cfg.task == "regression":
+        w.writerow(["id", "prediction"])
+        for i, p in zip(preds.ids, preds.pred.tolist(), strict=True):
+            w.writerow([i, f"{p:.6f}"])
+    else:
+        import torch
 
-            names = classes or [str(k) for k in range(preds.pred.shape[1])]
-            prob = torch.softmax(torch.from_numpy(preds.pred), -1).numpy()
-            w.writerow(["id", "prediction", *[f"p_{n}" for n in names]])
-            for i, row in zip(preds.ids, prob, strict=True):
-                w.writerow([i, names[int(row.argmax())], *[f"{x:.6f}" for x in row]])
+        names = classes or [str(k) for k in range(preds.pred.shape[1])]
+        prob = torch.softmax(torch.from_numpy(preds.pred), -1).numpy()
+        w.writerow(["id", "prediction", *[f"p_{n}" for n in names]])
+        for i, row in zip(preds.ids, prob, strict=True):
+            w.writerow([i, names[int(row.argmax())], *[f"{x:.6f}" for x in row]])
+    _write_text(args.out, f.getvalue())
     print(f"wrote {len(preds.ids)} predictions to {args.out}")
     return 0
 
@@ -344,6 +435,8 @@ def cmd_report(args: argparse.Namespace, argv: list[str] | None = None) -> int:
         print("osan report: error: give --bench DIR [DIR ...] or --runs RUN [RUN ...]",
               file=sys.stderr)  # fmt: skip
         return 2
+    for bench in args.bench or []:
+        _check_bench_records(bench)
     opts = ReportOptions(
         benches=list(args.bench or []),
         out=args.out,
@@ -365,40 +458,122 @@ def cmd_report(args: argparse.Namespace, argv: list[str] | None = None) -> int:
     return 0
 
 
+#: What every record ``osan bench`` writes holds (``osan.bench.runner._record``), and what
+#: ``osan report`` / ``osan select`` read without looking.
+RECORD_KEYS: dict[str, type | tuple[type, ...]] = {
+    "run_id": str,
+    "suite": str,
+    "benchmark": str,
+    "method": str,
+    "direction": str,
+    "seed": int,
+    "metrics": dict,
+}
+
+
+def _check_bench_records(bench: Path) -> None:
+    """Every complete line of ``BENCH/results.jsonl`` is a run record as ``osan bench``
+    writes it (a torn last line is left to the readers, which skip it)."""
+    path = bench / "results.jsonl"
+    if not path.is_file():
+        return
+    for i, line in enumerate(path.read_bytes().splitlines()):
+        try:
+            rec = json.loads(line)
+        except ValueError:
+            continue
+        if not isinstance(rec, dict):
+            raise UsageError(f"{path}: line {i + 1} is not a run record")
+        bad = [k for k, tp in RECORD_KEYS.items() if not isinstance(rec.get(k), tp)]
+        if bad:
+            raise UsageError(
+                f"{path}: line {i + 1} is not a run record of osan bench "
+                f"(missing or wrong: {', '.join(bad)})"
+            )
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; returns the exit code (see the module docstring)."""
+    try:
+        code = _dispatch(argv)
+        sys.stdout.flush()
+        return code
+    except BrokenPipeError:  # `osan data inspect F | head -1`: the reader has gone, stop quietly
+        _silence_stdout()
+        return 0
+
+
+def _silence_stdout() -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, io.UnsupportedOperation):  # stdout is not a real file
+        pass
+
+
+def _one_line(e: BaseException) -> str:
+    return " ".join(str(e).split()) or type(e).__name__
+
+
+def _dispatch(argv: list[str] | None) -> int:
     from osan.data.domain import DataError
+    from osan.lock import FolderLocked
     from osan.train.checkpoint import CheckpointError
+    from osan.train.preflight import RunError
     from osan.train.trainer import TrainingDiverged
 
     args = build_parser().parse_args(argv)
     try:
-        if args.command == "data":
-            return cmd_data(args)
-        if args.command == "train":
-            return cmd_train(args)
-        if args.command == "eval":
-            return cmd_eval(args)
-        if args.command == "bench":
-            from osan.bench.cli import cmd_bench
-
-            return cmd_bench(args)
-        if args.command == "select":
-            from osan.bench.select import cmd_select
-
-            return cmd_select(args)
-        if args.command == "predict":
-            return cmd_predict(args)
-        if args.command == "report":
-            return cmd_report(args, argv)
-    except (DataError, ConfigError) as e:
-        print(f"osan: error: {e}", file=sys.stderr)
+        return _run_command(args, argv)
+    except (DataError, ConfigError, RunError, CheckpointError, UsageError, FolderLocked) as e:
+        print(f"osan: error: {_one_line(e)}", file=sys.stderr)
         return 2
-    except FileNotFoundError as e:
-        print(f"osan: error: {e}", file=sys.stderr)
+    except OSError as e:
+        if isinstance(e, BrokenPipeError):
+            raise
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"osan: error: {where}{e.strerror or _one_line(e)}", file=sys.stderr)
         return 2
-    except (TrainingDiverged, CheckpointError) as e:
-        print(f"osan: error: {e}", file=sys.stderr)
+    except TrainingDiverged as e:
+        print(f"osan: error: {_one_line(e)}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("osan: interrupted", file=sys.stderr)
+        return 130
+    except MemoryError:
+        print("osan: error: out of memory", file=sys.stderr)
+        return 1
+    except Exception as e:  # noqa: BLE001 - a bug: still one line, the traceback on request
+        if os.environ.get("OSAN_TRACEBACK"):
+            raise
+        print(
+            f"osan: internal error: {type(e).__name__}: {_one_line(e)[:300]} "
+            "(please report it; OSAN_TRACEBACK=1 shows where)",
+            file=sys.stderr,
+        )
+        return 1
+
+
+def _run_command(args: argparse.Namespace, argv: list[str] | None) -> int:
+    if args.command == "data":
+        return cmd_data(args)
+    if args.command == "train":
+        return cmd_train(args)
+    if args.command == "eval":
+        return cmd_eval(args)
+    if args.command == "bench":
+        from osan.bench.cli import cmd_bench
+
+        return cmd_bench(args)
+    if args.command == "select":
+        from osan.bench.select import cmd_select
+
+        _check_bench_records(args.bench)
+        return cmd_select(args)
+    if args.command == "predict":
+        return cmd_predict(args)
+    if args.command == "report":
+        return cmd_report(args, argv)
     raise AssertionError(args.command)
 
 

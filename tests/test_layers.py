@@ -6,7 +6,7 @@ function does); the implicit import of a package's ``__init__`` by an import of 
 submodules does not (``osan/methods/__init__.py`` registers the methods it imports).
 Layers, from the bottom up:
 
-    types, config, atomic, schedules → data, nn, mixing, alignment → methods → eval → train
+    types, config, atomic, lock, schedules → data, nn, mixing, alignment → methods → eval → train
     → bench, report → cli (and ``python -m osan``) → demo
 """
 
@@ -25,6 +25,7 @@ LAYERS: dict[str, int] = {
     "types": 0,
     "config": 0,
     "atomic": 0,
+    "lock": 0,
     "schedules": 0,
     "data": 1,
     "nn": 1,

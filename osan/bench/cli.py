@@ -22,6 +22,7 @@ from pathlib import Path
 from osan.bench import suites as S
 from osan.bench.executors import EXECUTORS, Executor, ExecutorError, make_executor
 from osan.bench.runner import BenchError, BenchOptions, run_suite
+from osan.lock import FolderLocked
 
 
 def add_bench_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -194,8 +195,8 @@ def cmd_bench(args: argparse.Namespace, **run_kw) -> int:
         opts = options_from_args(args)
         run_kw.setdefault("executor", executor_from_args(args))
         result = run_suite(opts, dry_run=args.dry_run, **run_kw)
-    except (BenchError, ExecutorError) as e:
-        print(f"osan bench: error: {e}", file=sys.stderr)
+    except (BenchError, ExecutorError, FolderLocked) as e:
+        print(f"osan bench: error: {' '.join(str(e).split())}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(

@@ -32,6 +32,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from osan import lock
 from osan.bench import spec as B
 from osan.bench import suites as S
 from osan.bench.executors import Executor, LocalExecutor, RunOutcome, RunTask, execute_run
@@ -119,7 +120,7 @@ def load_results(path: Path) -> list[dict[str, Any]]:
         if line.strip():
             try:
                 rec = json.loads(line)
-                if not isinstance(rec, dict) or "run_id" not in rec:
+                if not isinstance(rec, dict) or not isinstance(rec.get("run_id"), str):
                     raise ValueError("not a run record")
             except ValueError as e:
                 is_last = all(not rest.strip() for rest in lines[i + 1 :])
@@ -421,7 +422,7 @@ def run_suite(
         if eager:  # load and pair-check every domain before anything trains
             for bench in dict.fromkeys(r.benchmark for r in pending):
                 data_fn(bench)
-    out.mkdir(parents=True, exist_ok=True)
+    lock.acquire(out, "osan bench")  # mkdir; one suite process per folder, a second stops here
 
     ran: list[str] = []
     failed: list[tuple[str, str]] = []
@@ -476,6 +477,7 @@ def run_suite(
     finally:
         bar.close()
     tables = write_tables(out, opts.suite, list(done.values()))
+    lock.release(out)
     return SuiteResult(
         len(runs), len(runs) - len(pending), ran, failed, time.perf_counter() - t_start, tables
     )

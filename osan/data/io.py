@@ -20,7 +20,7 @@ from osan.data.mmsa import (
     wordaligned_from_object,
 )
 from osan.data.portable import load_portable, portable_kind
-from osan.data.safe_pickle import safe_load
+from osan.data.safe_pickle import check_regular_file, safe_load
 from osan.types import Task
 
 FORMATS: tuple[str, ...] = (
@@ -58,6 +58,7 @@ def load_domain(
     if format not in FORMATS:
         raise ValueError(f"format must be one of {FORMATS}, got {format!r}")
     path = Path(path)
+    check_regular_file(path)  # a FIFO would hang, /dev/zero would never end
     suffix = path.suffix.lower()
     if format == "csd" or (format == "auto" and suffix == ".csd"):
         raise DataError(
@@ -66,6 +67,8 @@ def load_domain(
             "'vision': ...}, labels=...)"
         )
     if format in ("h5", "npz") or (format == "auto" and portable_kind(path) is not None):
+        if "split" in kw:
+            raise _split_not_applicable(path, "a pickle-free .h5/.npz file")
         if rename_splits:
             return _renamed_portable(path, rename_splits, task, nan_policy, kw)
         return load_portable(path, task=task, nan_policy=nan_policy, **kw)
@@ -78,10 +81,7 @@ def load_domain(
     common = {"nan_policy": nan_policy, **kw}
     if format in ("mmsa", "mult", "wordaligned") or rename_splits or default_task:
         if format == "auto" and suffix not in (".pkl", ".pickle", ".pk"):
-            raise DataError(
-                f"{path}: cannot tell the format from the suffix '{suffix}'; pass format= one "
-                f"of {FORMATS[1:]}"
-            )
+            raise _unknown_suffix(path, suffix)
         obj = safe_load(path)
         kind = detect_pickle_format(obj, str(path)) if format == "auto" else format
         if rename_splits:
@@ -92,15 +92,31 @@ def load_domain(
             task = declared or default_task
         return _from_object(obj, kind, str(path), task, common)
     if suffix not in (".pkl", ".pickle", ".pk"):
-        raise DataError(
-            f"{path}: cannot tell the format from the suffix '{suffix}'; pass format= one of "
-            f"{FORMATS[1:]}"
-        )
+        raise _unknown_suffix(path, suffix)
     obj = safe_load(path)
     return _from_object(obj, detect_pickle_format(obj, str(path)), str(path), task, common)
 
 
+def _split_not_applicable(source: object, kind: str) -> DataError:
+    return DataError(
+        f"{source}: --split (split=) names the one split of a word-aligned pickle; this file "
+        f"is {kind} and holds its own splits"
+    )
+
+
+def _unknown_suffix(path: Path, suffix: str) -> DataError:
+    """A hint that the CLI user can follow (``osan data inspect`` and ``train`` take the
+    format from the suffix; ``osan data convert`` and Python take it explicitly)."""
+    return DataError(
+        f"{path}: cannot tell the format from the suffix '{suffix}'; name it .pkl, .csv, .h5 "
+        f"or .npz, or convert it with osan data convert {path.name} --format F --out "
+        f"OUT.h5 (F one of {', '.join(FORMATS[1:])}; from Python: load_domain(path, format=F))"
+    )
+
+
 def _from_object(obj: object, kind: str, source: str, task: Task | None, common: dict) -> Domain:
+    if kind != "wordaligned" and "split" in common:
+        raise _split_not_applicable(source, kind)
     if kind == "mmsa":
         return mmsa_from_object(obj, source, task=task, **common)
     if kind == "mult":

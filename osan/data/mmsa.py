@@ -266,8 +266,13 @@ def wordaligned_from_object(
         if y.size != 1:
             raise data_error(source, split, f"{where} label", f"expected 1 value, got {y.shape}")
         labels.append(y.reshape(()))
-        ids.append(_to_str(segment))
-        raw_text.append(" ".join(_to_str(w) for w in words))
+        try:
+            ids.append(_to_str(segment))
+            raw_text.append(" ".join(_to_str(w) for w in _items(words)))
+        except _NotAString as e:
+            raise data_error(
+                source, split, f"{where} id/words", f"expected strings, got a {e}"
+            ) from None
     features, lengths = {}, {}
     for m, xs in seqs.items():
         features[m], lengths[m] = pad_sequences(xs, dim=xs[0].shape[1])
@@ -350,6 +355,8 @@ def _from_split_dicts(
         raise data_error(source, None, "meta", f"expected a dict, got {type(meta).__name__}")
     task = task or meta.get("task") or "regression"
     _check_task(task, source)
+    if not isinstance(meta.get("name", ""), (str, type(None))):
+        raise data_error(source, None, "meta", "'name' must be a string")
     raw: dict[str, dict] = {}
     for key, value in obj.items():
         s = SPLIT_ALIASES.get(key) if isinstance(key, str) else None
@@ -381,7 +388,13 @@ def _from_split_dicts(
     for s in (s for s in SPLITS if s in raw):
         splits[s] = _read_split(raw[s], source, s, fmt, modalities, task, inferred)
     if "classes" in meta:
-        classes = None if meta["classes"] is None else [str(c) for c in meta["classes"]]
+        listed_classes = meta["classes"]
+        if listed_classes is not None and (
+            not isinstance(listed_classes, (list, tuple))
+            or not all(isinstance(c, (str, int)) for c in listed_classes)
+        ):
+            raise data_error(source, None, "meta", "'classes' must be a list of class names")
+        classes = None if listed_classes is None else [str(c) for c in listed_classes]
     else:
         classes = _infer_classes(splits) if task == "classification" else None
     domain = Domain(
@@ -434,6 +447,8 @@ def _read_split(
         x = _float_array(d[m], source, split, m)
         if x.ndim != 3:
             raise data_error(source, split, m, f"expected 3 dims (N, L, I), got shape {x.shape}")
+        if x.shape[1] == 0 or x.shape[2] == 0:
+            raise data_error(source, split, m, f"empty feature axis, shape {tuple(x.shape)}")
         if n is None:
             n, first = x.shape[0], m
         elif x.shape[0] != n:
@@ -457,12 +472,13 @@ def _read_split(
     elif fmt == "mmsa":
         other = _MMSA_LABEL_KEYS["classification" if task == "regression" else "regression"]
         if other in d:
+            held = "classification" if task == "regression" else "regression"
             raise data_error(
                 source,
                 split,
                 label_key,
-                f"missing, but '{other}' is present: pass task="
-                f"'{'classification' if task == 'regression' else 'regression'}'",
+                f"missing, but '{other}' is present: the file holds {held} labels "
+                f"(--task {held}, or task='{held}' from Python)",
             )
     if "id" in d:
         ids = _strings(d["id"], n, source, split, "id")
@@ -486,9 +502,21 @@ def _float_array(value: object, source: str, split: str, field_: str) -> np.ndar
         x = np.asarray(value)
         if x.dtype.kind not in "biuf":
             raise TypeError(f"dtype {x.dtype}")
-        return x.astype(np.float32, copy=False)
+        with np.errstate(over="ignore"):
+            y = x.astype(np.float32, copy=False)
     except (TypeError, ValueError) as e:
         raise data_error(source, split, field_, f"not a numeric array ({e})") from None
+    if x.dtype.kind == "f" and x.dtype.itemsize > 4 and not np.all(np.isfinite(y)):
+        # finite float64 values beyond float32's range are not NaN/Inf: say what they are
+        big = int(np.count_nonzero(np.isinf(y) & np.isfinite(x)))
+        if big:
+            raise data_error(
+                source,
+                split,
+                field_,
+                f"{big} finite values beyond the float32 range (|x| > 3.4e38); rescale them",
+            )
+    return y
 
 
 def _int_vector(value: object, n: int, source: str, split: str, field_: str) -> np.ndarray:
@@ -520,7 +548,22 @@ def _labels(value: object, n: int, task: Task, source: str, split: str, field_: 
     return np.asarray(value).reshape(n).astype(np.int64)
 
 
+def _items(words: object) -> list:
+    if isinstance(words, np.ndarray):
+        return list(words.ravel())
+    if not isinstance(words, (list, tuple)):
+        raise _NotAString(type(words).__name__)
+    return list(words)
+
+
 def _strings(value: object, n: int, source: str, split: str, field_: str) -> list[str]:
+    try:
+        return _strings_unchecked(value, n, source, split, field_)
+    except _NotAString as e:
+        raise data_error(source, split, field_, f"expected strings, got a {e}") from None
+
+
+def _strings_unchecked(value: object, n: int, source: str, split: str, field_: str) -> list[str]:
     if isinstance(value, np.ndarray):
         if value.ndim == 2 and value.shape[0] == n:  # MulT ids: (N, k) parts
             return ["_".join(_to_str(p) for p in row) for row in value]
@@ -536,7 +579,16 @@ def _strings(value: object, n: int, source: str, split: str, field_: str) -> lis
     return [_to_str(v) for v in items]
 
 
+class _NotAString(TypeError):
+    pass
+
+
 def _to_str(v: object) -> str:
+    if isinstance(v, (list, tuple, dict, set, frozenset)) or (
+        isinstance(v, np.ndarray) and v.size != 1
+    ):
+        # an id or a text is a string: a nested container could expand to millions of leaves
+        raise _NotAString(type(v).__name__)
     if isinstance(v, bytes):
         return v.decode("utf-8", errors="replace")
     if isinstance(v, np.ndarray) and v.size == 1:

@@ -20,6 +20,8 @@ strings end at a NUL and numpy drops trailing ones), so every file written reads
 from __future__ import annotations
 
 import json
+import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -209,8 +211,11 @@ def load_portable(
             return _read(_Reader(source, kind, z), task, nan_policy, required, name)
     except DataError:
         raise
-    except (OSError, ValueError, KeyError, EOFError) as e:
+    except MemoryError:
+        raise DataError(f"{path}: declares more memory than is free; refused") from None
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        first = first.split(" If you trust")[0]  # numpy's advice to load pickles: never
         raise DataError(f"{path}: unreadable or corrupt {kind} file ({first})") from None
 
 

@@ -68,6 +68,14 @@ def score(pred: np.ndarray, labels: np.ndarray, task: str, classes: list[str] | 
     return regression_metrics(pred, labels)
 
 
+def score_or_note(preds: Predictions, task: str, classes: list[str] | None, what: str) -> dict:
+    """:func:`score` of labelled predictions; for a split without labels (an unlabelled
+    target, the README's main use case) a record saying so, with the sample count."""
+    if preds.labels is None:
+        return {"labelled": False, "n": len(preds.ids), "note": f"{what} has no labels to score"}
+    return score(preds.pred, preds.labels, task, classes)
+
+
 # --------------------------------------------------------------------------- run artifacts
 
 #: File names of what a finished run saves for ``osan report`` (no retraining at report time).

@@ -31,15 +31,16 @@ from osan.eval.evaluate import (
     collect_run_artifacts,
     predict_split,
     save_run_artifacts,
-    score,
+    score_or_note,
     target_curve_point,
 )
 from osan.eval.selection import describe_selection
 from osan.methods import Method, build_method
-from osan.train.checkpoint import atomic_write_json, load_checkpoint, save_checkpoint
+from osan.train.checkpoint import atomic_write_json, load_checkpoint, load_state, save_checkpoint
 from osan.train.distributed import DistContext, ShardedLoader, StepFn
 from osan.train.epoch_selection import selectable, selection_key, validation_loss
 from osan.train.optim import make_optimizer
+from osan.train.preflight import finish_run, prepare
 from osan.train.runlog import NullLog, RunLog, has_tensorboard
 from osan.types import Batch
 
@@ -157,11 +158,12 @@ def fit(
     :func:`train_epoch` (the loop over steps), :func:`end_epoch` (selection, log) and
     :func:`checkpoint`; last, :func:`finish` evaluates the selected weights.
     """
+    prepare(cfg, source, target, out_dir, resume=resume, is_main=DistContext.current().is_main)
     run = build(cfg, source, target, Path(out_dir))
     state, log_offset, ckpt = RunState(), 0, None
     ckpt_path = run.out / CHECKPOINT
     if resume and ckpt_path.exists():
-        ckpt = load_checkpoint(ckpt_path, map_location=run.device)
+        ckpt = load_checkpoint(ckpt_path, map_location=run.device, for_resume=True)
         state, log_offset = restore(run, ckpt)
     elif not resume and ckpt_path.exists() and run.ddp.is_main:
         ckpt_path.unlink()
@@ -199,6 +201,7 @@ def fit(
             ckpt = None
             epochs_run += 1
             if stop_after_epochs is not None and epochs_run >= stop_after_epochs:
+                finish_run(run.out, CHECKPOINT)
                 return {}
     finally:
         bar.close()
@@ -252,7 +255,7 @@ def build(cfg: Config, source: Domain, target: Domain, out: Path) -> Run:
 def restore(run: Run, ckpt: dict[str, Any]) -> tuple[RunState, int | None]:
     """Load a checkpoint's weights, loader positions and RNG state; return where the run stood
     and the log's length then (the log is truncated there)."""
-    run.method.load_state_dict(ckpt["model"])
+    load_state(run.method, ckpt["model"], run.out / CHECKPOINT)
     run.src_loader.load_state_dict(ckpt["src_loader"])
     run.tgt_loader.load_state_dict(ckpt["tgt_loader"])
     torch.set_rng_state(ckpt["torch_rng"])
@@ -437,6 +440,7 @@ def finish(run: Run, state: RunState) -> dict[str, Any]:
     }
     if run.ddp.is_main:
         atomic_write_json(metrics, run.out / METRICS)
+        finish_run(run.out, CHECKPOINT)
     return metrics
 
 
@@ -449,8 +453,8 @@ def evaluate_run(
     """
     tgt = predict_split(method, target.split("test"), "target", device=device)
     src = predict_split(method, source.split("test"), "source", device=device)
-    t_metrics = score(tgt.pred, tgt.labels, cfg.task, target.classes)
-    s_metrics = score(src.pred, src.labels, cfg.task, source.classes)
+    t_metrics = score_or_note(tgt, cfg.task, target.classes, "target test")
+    s_metrics = score_or_note(src, cfg.task, source.classes, "source test")
     return {**t_metrics, "target": t_metrics, "source": s_metrics}
 
 
@@ -467,6 +471,6 @@ def load_run(run_dir: str | Path, device: str | torch.device = "cpu") -> tuple[C
     cfg = load_config(run / CONFIG)
     ckpt = load_checkpoint(run / CHECKPOINT, map_location=device)
     method = build_method(cfg, ckpt["dims"], ckpt["num_outputs"]).to(device)
-    method.load_state_dict(ckpt["best_model"])
+    load_state(method, ckpt["best_model"], run / CHECKPOINT)
     method.eval()
     return cfg, method, ckpt.get("classes")

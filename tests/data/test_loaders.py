@@ -304,7 +304,7 @@ MMSA_ERRORS = {
     ),
     "wrong_task_key": (
         lambda o: [d.pop("regression_labels") for d in o.values()],
-        ["field 'regression_labels'", "pass task='classification'"],
+        ["field 'regression_labels'", "--task classification"],
     ),
 }
 
@@ -777,7 +777,7 @@ def test_load_domain_detects_every_pickle_layout(tmp_path):
     assert_data_error(lambda: load_domain(dump([1, 2], tmp_path / "odd.pkl")), "unrecognised")
     assert_data_error(lambda: load_domain(dump({"x": 1}, tmp_path / "odd2.pkl")), "no known layout")
     (tmp_path / "a.bin").write_bytes(b"")
-    assert_data_error(lambda: load_domain(tmp_path / "a.bin"), "pass format=")
+    assert_data_error(lambda: load_domain(tmp_path / "a.bin"), "name it .pkl", "--format F")
     (tmp_path / "a.npz").write_bytes(b"")  # .npz is the pickle-free format now
     assert_data_error(lambda: load_domain(tmp_path / "a.npz"), "a.npz", "corrupt npz")
 

@@ -152,3 +152,27 @@ def test_python2_pickles_load_through_the_latin1_fallback(tmp_path):
     out = safe_load(path)
     np.testing.assert_array_equal(out["train"]["labels"], x)
     assert out["train"]["id"] == ["a", "b"]
+
+
+def test_structured_dtype_that_would_read_foreign_memory_is_refused():
+    """Issue 14: a void dtype whose field lies at offset 4096 of an 8-byte item. Under plain
+    pickle the array exists with that layout (reading its ids copies process memory, e.g. text
+    of this interpreter's heap, into an output); the safe loader refuses the dtype itself."""
+    from tests import hostile as H
+
+    blob = H.in_train_split(H.structured_dtype_array(1 << 12, n=4))
+    plain = pickle.loads(blob)["train"]["text"]  # the control: the payload is live
+    assert plain.dtype.fields["a"][1] > plain.dtype.itemsize
+    with pytest.raises(DataError, match="only plain numeric, bool, string and object dtypes"):
+        safe_loads(blob, source="ids.pkl")
+
+
+@pytest.mark.parametrize("kind", ["<f4", ">f8", "<i8", "|b1", "<U7", "|S3", "<c16", "<u2", "|O"])
+def test_every_plain_dtype_round_trips_through_the_rebuilt_state(kind):
+    """Whatever plain pickle gives for a plain dtype, the safe loader gives too."""
+    x = np.arange(3).astype(kind)
+    for protocol in (2, 4, 5):
+        blob = pickle.dumps({"x": x, "d": x.dtype}, protocol=protocol)
+        got, want = safe_loads(blob), pickle.loads(blob)
+        assert got["x"].dtype == want["x"].dtype and got["d"] == want["d"] == x.dtype
+        np.testing.assert_array_equal(got["x"], want["x"])
