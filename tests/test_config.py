@@ -78,5 +78,5 @@ def test_retired_tal_flags_name_their_replacement(old, new):
         load_config(overrides=[old])
     assert new in str(err.value)
     assert load_config().tal.normalize == "standardize"
-    with pytest.raises(ConfigError, match="tal.normalize must be"):
+    with pytest.raises(ConfigError, match="tal.normalize: must be one of standardize"):
         load_config(overrides=["tal.normalize=batch"])
