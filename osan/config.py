@@ -373,7 +373,7 @@ def _build(cls: type, data: dict[str, Any], prefix: str = "") -> Any:
     hints = get_type_hints(cls)
     known = {f.name for f in fields(cls)}
     unknown = set(data) - known
-    for key in sorted(prefix + k for k in unknown):
+    for key in sorted(prefix + str(k) for k in unknown):
         if key in RETIRED_KEYS:
             raise ConfigError(f"{key} no longer exists: {RETIRED_KEYS[key]}")
     if unknown:
