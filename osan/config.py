@@ -192,6 +192,8 @@ class LossConfig:
     st_threshold: float = ranged(0.9, lo=0.0, hi=1.0)
     # fraction of training over which the weight ramps up linearly
     st_warmup: float = ranged(0.2, lo=0.0, hi=1.0)
+    # Regression: the self-training term compares batch-centred views (cannot move the mean).
+    st_center: bool = False
 
 
 @dataclass(frozen=True)

@@ -43,12 +43,18 @@ def drop_time_steps(batch: Batch, rate: float, generator: torch.Generator | None
     return Batch(features=feats, lengths=batch.lengths, label=None, index=batch.index)
 
 
-def self_training_loss(student: Tensor, teacher: Tensor, task: str, threshold: float) -> Tensor:
-    """L_st of the module doc.
+def self_training_loss(
+    student: Tensor, teacher: Tensor, task: str, threshold: float, center: bool = False
+) -> Tensor:
+    """L_st of the module doc. ``center`` (regression): compare the two views with their batch
+    means removed, so that the term cannot move the target's prediction mean (measured: without
+    it, OSAN+'s target predictions drift on msa).
 
     Shape: student, teacher: (B,) regression values or (B, K) logits -> () scalar
     """
     teacher = teacher.detach()
+    if center and task != "classification":
+        student, teacher = student - student.mean(), teacher - teacher.mean()
     if task == "classification":
         conf, cls = F.softmax(teacher, dim=-1).max(dim=-1)  # (B,), (B,)
         mask = (conf >= threshold).to(student.dtype)  # (B,)

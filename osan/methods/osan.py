@@ -264,7 +264,9 @@ class OSAN(Method):
         if loss_cfg.self_train > 0:
             view = drop_time_steps(tgt, loss_cfg.st_mask, self.rng)
             student = self.head(self.features(view, "target"))
-            terms["st"] = self_training_loss(student, pred_t, self.task, loss_cfg.st_threshold)
+            terms["st"] = self_training_loss(
+                student, pred_t, self.task, loss_cfg.st_threshold, loss_cfg.st_center
+            )
             ramp = min(1.0, progress / loss_cfg.st_warmup) if loss_cfg.st_warmup > 0 else 1.0
             weights["st"] = loss_cfg.self_train * ramp
         out = combine(terms, weights)

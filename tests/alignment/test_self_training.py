@@ -52,3 +52,12 @@ def test_classification_loss_counts_only_confident_rows():
     ce = F.cross_entropy(student, torch.tensor([0, 0, 1]), reduction="none")
     torch.testing.assert_close(loss, (ce[0] + ce[2]) / 3)
     assert self_training_loss(student, teacher, "classification", 1.01) == 0
+
+
+def test_centred_regression_loss_ignores_a_shift_of_either_view():
+    student, teacher = torch.randn(16), torch.randn(16)
+    loss = self_training_loss(student, teacher, "regression", 0.9, center=True)
+    torch.testing.assert_close(
+        self_training_loss(student + 3.0, teacher - 1.0, "regression", 0.9, center=True), loss
+    )
+    assert self_training_loss(student + 3.0, teacher, "regression", 0.9) > loss
