@@ -185,8 +185,8 @@ class LossConfig:
     align_on: Literal["features", "tal"] = "tal"
     # OSAN+ (``osan-plus``): weight of the self-training term on the target (0 = off). A
     # student view of each target batch (a fraction ``st_mask`` of its time steps dropped)
-    # learns the prediction of the clean view (no dropout, no gradient): L1 for regression,
-    # cross-entropy on rows whose clean class probability is >= ``st_threshold``.
+    # learns the prediction of the clean view (no dropout, no gradient): squared error for
+    # regression, cross-entropy on rows whose clean class probability is >= ``st_threshold``.
     self_train: float = ranged(0.0, lo=0.0)
     st_mask: float = ranged(0.3, lo=0.0, hi=1.0, hi_open=True)
     st_threshold: float = ranged(0.9, lo=0.0, hi=1.0)
