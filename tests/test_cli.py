@@ -210,3 +210,9 @@ def test_gain_line_calls_a_lower_mae_better():
 
     line = gain_line("osan", {"corr": 0.5, "mae": 0.9}, {"corr": 0.4, "mae": 1.0}, "regression")
     assert line == "osan vs Direct Transfer: corr +0.100 (better), mae -0.100 (better)"
+
+
+def test_demo_recommends_nothing_for_regression_where_no_method_beat_direct_transfer():
+    from osan.demo import RECOMMENDED
+
+    assert RECOMMENDED == {"classification": "osan-plus", "regression": None}
