@@ -113,7 +113,7 @@ class OSAN(Method):
         t = self.tal.project(h, domain)  # (B, Π D_n) — Eq. (1)'s projected tensor
         if not self.residual:
             return t, t
-        e = torch.cat([h[m] for m in self.modalities], dim=-1)  # (B, Σ E_m)
+        e = super().fuse(h, domain)  # (B, Σ E_m), the concatenated embeddings
         t = self.tal_norm(t)
         f = torch.cat([self.embed_norm(e), self.tal_gate * t], dim=-1)  # (B, Σ E_m + T)
         return f, (t if self.cfg.loss.align_on == "tal" else f)
@@ -136,19 +136,22 @@ class OSAN(Method):
 
     # -- pieces of the step ---------------------------------------------------------------
     def pair(
-        self, h_s: dict[str, Tensor], h_t: dict[str, Tensor], pred_t: Tensor, y_s: Tensor
+        self, h_s: dict[str, Tensor], h_t: dict[str, Tensor], pred_t: Tensor | None, y_s: Tensor
     ) -> Tensor:
-        """Source partner of each target row (never reads target labels). Shape: (B_t,)"""
+        """Source partner of each target row (never reads target labels); ``pred_t`` (the
+        target predictions) only for ``tal.pairing = "pseudo_label"``. Shape: (B_t,)"""
         with torch.no_grad():
             emb_s = torch.cat([F.normalize(x, dim=-1) for x in h_s.values()], dim=-1)
             emb_t = torch.cat([F.normalize(x, dim=-1) for x in h_t.values()], dim=-1)
-            guess = pred_t.argmax(-1) if self.task == "classification" else pred_t
+            guess = None
+            if pred_t is not None:
+                guess = pred_t.argmax(-1) if self.task == "classification" else pred_t
             return pair_indices(
                 self.cfg.tal.pairing,
                 source_emb=emb_s,
                 target_emb=emb_t,
                 source_labels=y_s,
-                target_pred=guess.detach(),
+                target_pred=guess,
                 task=self.task,
                 generator=self.rng,
             )
@@ -231,14 +234,14 @@ class OSAN(Method):
         loss_cfg = self.cfg.loss
         pair = None
         tal_rows = None
+        needs_pairs = self.tal is not None or self.generator is not None
         needs_pred = (
-            self.tal is not None
-            or self.generator is not None
+            (needs_pairs and self.cfg.tal.pairing == "pseudo_label")
             or self.label_shift is not None
             or loss_cfg.self_train > 0
         )
         pred_t = self.clean_predict(tgt, "target") if needs_pred else None  # no dropout
-        if self.tal is not None or self.generator is not None:
+        if needs_pairs:
             pair = self.pair(h_s, h_t, pred_t, src.label)
         if self.tal is not None:
             h_sp = select_rows(h_s, pair)
