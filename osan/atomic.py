@@ -32,21 +32,14 @@ def _mkstemp(path: Path) -> tuple[int, str]:
 
 
 def atomic_write_bytes(path: str | Path, write: Callable[[IO[bytes]], object]) -> None:
-    """Call ``write(fileobj)`` on a temp file beside ``path``, then rename it over ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = _mkstemp(path)
-    try:
-        with os.fdopen(fd, "wb") as f:
+    """Call ``write(fileobj)`` on a temp file beside ``path``, then rename it over ``path``
+    (:func:`atomic_write_path` with the file opened for the caller)."""
+
+    def into(tmp: Path) -> None:
+        with open(tmp, "wb") as f:
             write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, _umask_mode())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+
+    atomic_write_path(path, into)
 
 
 def atomic_write_path(path: str | Path, write: Callable[[Path], object]) -> None:
