@@ -197,6 +197,20 @@ def test_one_validator_covers_every_field_even_new_ones():
     assert checked >= 30
 
 
+def _assert_resume_agrees(cfg, src, tgt, tmp_path, a, b) -> None:
+    """Run ``cfg`` once interrupted after one epoch and resumed; it and ``b`` (a second
+    uninterrupted run) must agree with ``a`` on every metric to rel 1e-5 / abs 1e-6."""
+    from osan.train.trainer import fit
+
+    fit(cfg, src, tgt, tmp_path / "c", progress=False, stop_after_epochs=1)
+    c = fit(cfg, src, tgt, tmp_path / "c", resume=True, progress=False)
+    for other in (b, c):
+        for side in ("target", "source"):
+            for k, v in a[side].items():
+                if isinstance(v, float):
+                    assert other[side][k] == pytest.approx(v, rel=1e-5, abs=1e-6), k
+
+
 def test_same_seed_same_metrics_at_the_default_thread_count(tmp_path):
     """The promise of docs/errors.md: with the default thread count, two runs of the same
     seed, and a run killed and resumed, give metrics equal to 1e-5 (relative); with
@@ -211,13 +225,7 @@ def test_same_seed_same_metrics_at_the_default_thread_count(tmp_path):
         cfg = load_config(method="osan", overrides=[*TINY, "optim.epochs=2"])
         a = fit(cfg, src, tgt, tmp_path / "a", progress=False)
         b = fit(cfg, copy.deepcopy(src), copy.deepcopy(tgt), tmp_path / "b", progress=False)
-        fit(cfg, src, tgt, tmp_path / "c", progress=False, stop_after_epochs=1)
-        c = fit(cfg, src, tgt, tmp_path / "c", resume=True, progress=False)
-        for other in (b, c):
-            for side in ("target", "source"):
-                for k, v in a[side].items():
-                    if isinstance(v, float):
-                        assert other[side][k] == pytest.approx(v, rel=1e-5, abs=1e-6), k
+        _assert_resume_agrees(cfg, src, tgt, tmp_path, a, b)
         one = load_config(method="osan", overrides=[*TINY, "optim.epochs=2", "num_threads=1"])
         x = fit(one, src, tgt, tmp_path / "x", progress=False)
         y = fit(one, src, tgt, tmp_path / "y", progress=False)
@@ -240,12 +248,6 @@ def test_same_seed_at_the_default_config_and_threads(tmp_path):
         cfg = load_config(method="osan", overrides=["optim.epochs=2", "optim.batch_size=32"])
         a = fit(cfg, copy.deepcopy(src), copy.deepcopy(tgt), tmp_path / "a", progress=False)
         b = fit(cfg, copy.deepcopy(src), copy.deepcopy(tgt), tmp_path / "b", progress=False)
-        fit(cfg, src, tgt, tmp_path / "c", progress=False, stop_after_epochs=1)
-        c = fit(cfg, src, tgt, tmp_path / "c", resume=True, progress=False)
-        for other in (b, c):
-            for side in ("target", "source"):
-                for k, v in a[side].items():
-                    if isinstance(v, float):
-                        assert other[side][k] == pytest.approx(v, rel=1e-5, abs=1e-6), k
+        _assert_resume_agrees(cfg, src, tgt, tmp_path, a, b)
     finally:
         torch.set_num_threads(threads)
