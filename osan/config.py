@@ -183,6 +183,14 @@ class LossConfig:
     # What L_adv (with DDG) and L_dis align: "features" = what the head reads; "tal" = the
     # normalised TAL tensor alone (with tal.fusion=residual), the head still reading both blocks.
     align_on: Literal["features", "tal"] = "tal"
+    # What L_dis (MK-MMD) compares: "align" = what L_adv aligns (``align_on``); "features" =
+    # what the head reads (both blocks of the residual fusion); "hidden" = the head's hidden
+    # layer (as DAN's fc7; its MMD there has the task's signal).
+    mmd_on: Literal["align", "features", "hidden"] = "align"
+    # OSAN's target branch: False = one dropout-free target forward that every loss and the
+    # pseudo-labels share; True = dropout on the target branch as on the source, plus a second,
+    # dropout-free forward of the target batch for the pseudo-labels (session 4).
+    target_dropout: bool = True
     # OSAN+ (``osan-plus``): weight of the self-training term on the target (0 = off). A
     # student view of each target batch (a fraction ``st_mask`` of its time steps dropped)
     # learns the prediction of the clean view (no dropout, no gradient): squared error for

@@ -8,6 +8,8 @@ objective that trains the encoders). The ablations of Tables 2/3/7/8 are config 
 
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -25,6 +27,7 @@ from osan.mixing.ddg import DynamicDomainGenerator, Generated
 from osan.mixing.mixup import MixupGenerator
 from osan.nn.discriminator import DomainDiscriminator
 from osan.nn.grl import grad_reverse
+from osan.nn.modes import no_dropout
 from osan.schedules import grl_coeff
 from osan.types import Batch, StepOutput
 
@@ -225,13 +228,16 @@ class OSAN(Method):
 
     # -- the step: Eq. (5) ----------------------------------------------------------------
     def training_step(self, src: Batch, tgt: Batch, progress: float) -> StepOutput:
+        loss_cfg = self.cfg.loss
+        shared = not loss_cfg.target_dropout  # one dropout-free target forward for everything
         h_s = self.encoder(src, "source")  # {m: (B, E_m)}
-        h_t = self.encoder(tgt, "target")  # {m: (B, E_m)}
+        with no_dropout(self.encoder) if shared else nullcontext():
+            h_t = self.encoder(tgt, "target")  # {m: (B, E_m)}
         f_s, a_s = self.represent(h_s, "source")  # (B, D), (B, D_a)
         f_t, a_t = self.represent(h_t, "target")  # (B, D), (B, D_a)
-        pred_s = self.head(f_s)
+        z_s = self.head.hidden(f_s)  # (B, hidden)
+        pred_s = self.head.output(z_s)
         terms = {"task": self.task_loss(pred_s, src.label)}
-        loss_cfg = self.cfg.loss
         pair = None
         tal_rows = None
         needs_pairs = self.tal is not None or self.generator is not None
@@ -240,7 +246,18 @@ class OSAN(Method):
             or self.label_shift is not None
             or loss_cfg.self_train > 0
         )
-        pred_t = self.clean_predict(tgt, "target") if needs_pred else None  # no dropout
+        z_t = None
+        if shared and (needs_pred or loss_cfg.mmd_on == "hidden"):
+            with no_dropout(self.head):
+                z_t = self.head.hidden(f_t)  # (B, hidden), dropout-free
+        elif loss_cfg.mmd_on == "hidden":
+            z_t = self.head.hidden(f_t)
+        pred_t = None  # target predictions without dropout and without gradient
+        if needs_pred:
+            if shared:
+                pred_t = self.head.output(z_t).detach()
+            else:
+                pred_t = self.clean_predict(tgt, "target")
         if needs_pairs:
             pair = self.pair(h_s, h_t, pred_t, src.label)
         if self.tal is not None:
@@ -260,8 +277,11 @@ class OSAN(Method):
                 pair = torch.arange(len(f_t))
             terms["adv"] = self.adversarial_loss(a_s, a_t, pair, progress, weight)
         if loss_cfg.dis:
+            m_s, m_t = {"align": (a_s, a_t), "features": (f_s, f_t), "hidden": (z_s, z_t)}[
+                loss_cfg.mmd_on
+            ]
             terms["dis"] = mk_mmd(
-                a_s, a_t, num_kernels=loss_cfg.mmd_kernels, kernel_mul=loss_cfg.mmd_kernel_mul
+                m_s, m_t, num_kernels=loss_cfg.mmd_kernels, kernel_mul=loss_cfg.mmd_kernel_mul
             )
         weights = {"adv": loss_cfg.alpha, "dis": loss_cfg.beta, "corr": self.cfg.tal.corr_weight}
         if loss_cfg.self_train > 0:

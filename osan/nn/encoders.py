@@ -153,6 +153,14 @@ class MLPHead(nn.Module):
             nn.Linear(hidden, out),
         )
 
-    def forward(self, x: Tensor) -> Tensor:
-        y = self.net(x)  # (B, out)
+    def hidden(self, x: Tensor) -> Tensor:
+        """The hidden layer's activations (after the GELU). Shape: (B, D) -> (B, hidden)"""
+        return self.net[:-1](x)
+
+    def output(self, z: Tensor) -> Tensor:
+        """The last layer on :meth:`hidden`'s activations. Shape: (B, hidden) -> (B,) or (B, K)"""
+        y = self.net[-1](z)  # (B, out)
         return y.squeeze(-1) if self.out == 1 else y
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.output(self.hidden(x))
