@@ -117,3 +117,72 @@ def test_the_step_hands_tal_rows_to_on_step_end_and_keeps_nothing_on_the_method(
     m.on_step_end(out, gather=lambda x: seen.append(x) or x)
     assert int(m.tal.num_updates) == 1
     assert len(seen) == 2 * len(m.modalities)  # every row set went through ``gather``
+
+
+def _target_embeddings(m, s, t, torch_seed):
+    """The target branch's modality embeddings inside one training step (2nd encoder call)."""
+    seen = []
+    hook = m.encoder.register_forward_hook(lambda mod, args, out: seen.append(out))
+    torch.manual_seed(torch_seed)
+    try:
+        m.training_step(s, t, 0.5)
+    finally:
+        hook.remove()
+    return {k: v.detach() for k, v in seen[1].items()}
+
+
+def test_shared_target_forward_is_dropout_free_and_replaces_the_second_forward(monkeypatch):
+    calls = []
+    for shared in (True, False):
+        m, _, s, t = _osan("encoder.dropout=0.5", f"loss.target_dropout={not shared}")
+        monkeypatch.setattr(
+            m, "clean_predict", lambda *a, _f=m.clean_predict: calls.append(1) or _f(*a)
+        )
+        a, b = _target_embeddings(m, s, t, 1), _target_embeddings(m, s, t, 2)
+        same = all(torch.equal(a[k], b[k]) for k in a)
+        assert same == shared  # dropout masks move the target branch only when it has dropout
+        assert m.encoder.training and all(x.training for x in m.modules() if x is not m)
+        assert len(calls) == (0 if shared else 2)  # the second, clean forward: old path only
+
+
+def test_no_dropout_switches_dropout_alone_and_restores_it():
+    from torch import nn
+
+    from osan.nn.modes import no_dropout
+
+    net = nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.5), nn.LayerNorm(4))
+    net[1].eval()  # a dropout layer already off stays off afterwards
+    net2 = nn.Sequential(nn.Dropout(0.9))
+    with no_dropout(net, net2):
+        assert not net[1].training and not net2[0].training
+        assert net.training and net[0].training and net[2].training
+        x = torch.ones(3, 4)
+        torch.testing.assert_close(net2(x), x)
+    assert not net[1].training and net2[0].training
+
+
+def test_mmd_on_chooses_what_l_dis_compares():
+    from osan.alignment.mmd import mk_mmd
+
+    values = {}
+    for where in ("align", "features", "hidden"):
+        torch.manual_seed(0)
+        m, cfg, s, t = _osan(
+            "encoder.dropout=0", f"loss.mmd_on={where}", "loss.target_dropout=false"
+        )
+        with torch.no_grad():
+            m.tal_gate.fill_(0.7)  # both blocks of the features non-zero
+            m.head.net[1].p = 0.0  # the head's own dropout off: the source side is reproducible
+            f_s, a_s = m.represent(m.encoder(s, "source"), "source")
+            f_t, a_t = m.represent(m.encoder(t, "target"), "target")
+            want = {
+                "align": (a_s, a_t),
+                "features": (f_s, f_t),
+                "hidden": (m.head.hidden(f_s), m.head.hidden(f_t)),
+            }[where]
+            expected = mk_mmd(
+                *want, num_kernels=cfg.loss.mmd_kernels, kernel_mul=cfg.loss.mmd_kernel_mul
+            )
+            values[where] = m.training_step(s, t, 0.5).logs["dis"]
+        assert abs(values[where] - float(expected)) < 1e-5, where
+    assert len({round(v, 6) for v in values.values()}) == 3
