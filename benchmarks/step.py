@@ -19,7 +19,10 @@ Variants, ``METHOD:VARIANT``, run in the same process and rounds:
 - ``session2``: both of the above, the step as it was at the end of session 2;
 - ``before``: ``session2`` with the DDG's autograd composition
   (``DynamicDomainGenerator.forward_reference``), the step before session 2's DDG fast path;
-- ``closed-form``: ``tal.solver=closed_form`` (Eq. (2)'s closed-form TAL update every step).
+- ``closed-form``: ``tal.solver=closed_form`` (Eq. (2)'s closed-form TAL update every step);
+- ``shared-target`` / ``two-forward``: ``loss.target_dropout=false`` (one dropout-free target
+  forward shared by the losses and the pseudo-labels) / ``true`` (session 4: a target forward
+  with dropout plus a second, dropout-free one for the pseudo-labels).
 The conv encoder's contiguous GELU (session 3) cannot be switched off; ``--components`` times
 the encoder both ways.
 
@@ -55,6 +58,8 @@ VARIANT_OVERRIDES: dict[str, tuple[str, ...]] = {
     "session2": ("ddg.assign=all", "optim.fused=false"),
     "before": ("ddg.assign=all", "optim.fused=false"),
     "closed-form": ("tal.solver=closed_form",),
+    "shared-target": ("loss.target_dropout=false",),
+    "two-forward": ("loss.target_dropout=true",),
 }
 VARIANTS = tuple(VARIANT_OVERRIDES)
 DEFAULT_RUNS = (
@@ -242,6 +247,9 @@ def run(
         "osan_loop_adamw_over_fused": ("osan:loop-adamw", "osan"),
         "osan_over_dann_before": ("osan:before", "dann:before"),
         "osan_closed_form_over_gradient": ("osan:closed-form", "osan"),
+        "osan_shared_target_over_dann": ("osan:shared-target", "dann"),
+        "osan_two_forward_over_dann": ("osan:two-forward", "dann"),
+        "osan_two_forward_over_shared": ("osan:two-forward", "osan:shared-target"),
     }
     for key, (num, den) in pairs.items():
         if num in by_name and den in by_name:

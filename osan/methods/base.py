@@ -79,6 +79,7 @@ class Method(nn.Module):
             kind=cfg.encoder.kind,
             dropout=cfg.encoder.dropout,
             share_input_proj=cfg.encoder.share_input_proj and self.share_input_projection,
+            input_norm=cfg.encoder.input_norm,
         )
         self.embed_dims = enc_dims
         self.phase = self.phases[0].name

@@ -10,6 +10,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from osan.data.domain import Split
+from osan.nn.standardize import InputStandardizer
 from osan.types import Batch
 
 
@@ -91,6 +93,7 @@ class MultimodalEncoder(nn.Module):
         kind: str = "conv",
         dropout: float = 0.1,
         share_input_proj: bool = True,
+        input_norm: str = "none",
     ) -> None:
         super().__init__()
         domains = list(dims)
@@ -126,12 +129,34 @@ class MultimodalEncoder(nn.Module):
         self.encoders = nn.ModuleDict(
             {m: SequenceEncoder(hidden, self.out_dims[m], kind, dropout) for m in modalities}
         )
+        if input_norm not in ("none", "domain"):
+            raise ValueError(f"input_norm must be 'none' or 'domain', got {input_norm!r}")
+        self.input_norm = None
+        if input_norm == "domain":  # per (domain, modality) statistics: fit_input_norm
+            self.input_norm = nn.ModuleDict(
+                {
+                    d: nn.ModuleDict({m: InputStandardizer(dims[d][m]) for m in modalities})
+                    for d in domains
+                }
+            )
+
+    def fit_input_norm(self, domain: str, split: Split) -> None:
+        """Set ``domain``'s per-channel input statistics from ``split`` (its training split;
+        features only). A no-op without ``input_norm="domain"``."""
+        if self.input_norm is None:
+            return
+        for m in self.modalities:
+            self.input_norm[domain][m].fit(split.features[m], split.lengths[m])
 
     def forward(self, batch: Batch, domain: str) -> dict[str, Tensor]:
         proj = self.input_proj[domain]
         out = {}
+        norm = None if self.input_norm is None else self.input_norm[domain]
         for m in self.modalities:
-            x = proj[m](batch.features[m])  # (B, L_m, hidden)
+            x = batch.features[m]  # (B, L_m, I_m)
+            if norm is not None:
+                x = norm[m](x)  # this domain's per-channel z-scores
+            x = proj[m](x)  # (B, L_m, hidden)
             out[m] = self.encoders[m](x, batch.lengths[m])  # (B, out_dims[m])
         return out
 

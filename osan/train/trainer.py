@@ -221,7 +221,12 @@ def build(cfg: Config, source: Domain, target: Domain, out: Path) -> Run:
         torch.set_num_threads(cfg.num_threads)
     set_seed(cfg.seed)
     dims = describe_dims(source, target)
-    method = build_method(cfg, dims, num_outputs(cfg, source)).to(device)
+    method = build_method(cfg, dims, num_outputs(cfg, source))
+    # per-domain input statistics (encoder.input_norm=domain) from the training splits'
+    # features: the same on every rank; a resumed run loads them with the weights
+    method.encoder.fit_input_norm("source", source.split("train"))
+    method.encoder.fit_input_norm("target", target.split("train"))
+    method = method.to(device)
 
     bs = cfg.optim.batch_size
     src_loader = SplitLoader(
