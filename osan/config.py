@@ -106,8 +106,9 @@ class EncoderConfig:
     dropout: float = ranged(0.1, lo=0.0, hi=1.0, hi_open=True)
     share_input_proj: bool = True  # one input projection for a modality with equal dims
     # "domain": z-score each input channel with its own domain's training-split statistics
-    # (features only; osan.nn.standardize) before the input projection; "none": raw features.
-    input_norm: Literal["none", "domain"] = "none"
+    # (features only; osan.nn.standardize) before the input projection; "center": subtract
+    # the domain's channel means only; "none": raw features.
+    input_norm: Literal["none", "center", "domain"] = "none"
 
 
 @dataclass(frozen=True)

@@ -129,13 +129,16 @@ class MultimodalEncoder(nn.Module):
         self.encoders = nn.ModuleDict(
             {m: SequenceEncoder(hidden, self.out_dims[m], kind, dropout) for m in modalities}
         )
-        if input_norm not in ("none", "domain"):
-            raise ValueError(f"input_norm must be 'none' or 'domain', got {input_norm!r}")
+        if input_norm not in ("none", "center", "domain"):
+            raise ValueError(f"input_norm must be 'none', 'center' or 'domain', got {input_norm!r}")
         self.input_norm = None
-        if input_norm == "domain":  # per (domain, modality) statistics: fit_input_norm
+        if input_norm != "none":  # per (domain, modality) statistics: fit_input_norm
+            scale = input_norm == "domain"
             self.input_norm = nn.ModuleDict(
                 {
-                    d: nn.ModuleDict({m: InputStandardizer(dims[d][m]) for m in modalities})
+                    d: nn.ModuleDict(
+                        {m: InputStandardizer(dims[d][m], scale=scale) for m in modalities}
+                    )
                     for d in domains
                 }
             )

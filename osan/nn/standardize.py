@@ -51,14 +51,16 @@ def channel_moments(
 class InputStandardizer(nn.Module):
     """x ↦ (x − μ) / σ per channel; identity until :meth:`fit` is called.
 
-    Channels with σ below ``eps`` (constant in training) are only centred.
+    Channels with σ below ``eps`` (constant in training) are only centred; ``scale=False``
+    centres every channel (x ↦ x − μ).
 
     Shape: (B, L, I) -> (B, L, I)
     """
 
-    def __init__(self, dim: int, eps: float = 1e-6) -> None:
+    def __init__(self, dim: int, eps: float = 1e-6, scale: bool = True) -> None:
         super().__init__()
         self.eps = eps
+        self.scale = scale  # False: centre only (σ stays 1)
         self.register_buffer("mean", torch.zeros(dim))
         self.register_buffer("std", torch.ones(dim))
 
@@ -66,7 +68,7 @@ class InputStandardizer(nn.Module):
     def fit(self, features: np.ndarray, lengths: np.ndarray) -> None:
         """Set μ, σ from one split's features (N, L, I) and true lengths (N,)."""
         mean, std = channel_moments(features, lengths)
-        std = np.where(std < self.eps, 1.0, std)
+        std = np.where((std < self.eps) | (not self.scale), 1.0, std)
         self.mean.copy_(torch.as_tensor(mean, dtype=self.mean.dtype))
         self.std.copy_(torch.as_tensor(std, dtype=self.std.dtype))
 
