@@ -1,0 +1,5 @@
+import sys
+
+from osan.cli import main
+
+sys.exit(main())
