@@ -17,17 +17,36 @@ Generative process (see ``docs/data.md``, "Generated benchmarks", for the full a
 
 The source and target share the latent-to-label relation; they differ by the shift knobs of
 :class:`MSAShift`.
+
+The lexicon lives in ``msa_lexicon.py`` and the shift knobs in ``msa_shift.py``; this module holds
+the fixed world (vocabulary, embeddings, latent channels), the per-domain parameters and the
+sampling.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields, replace
-from typing import Literal
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
 from osan.data.domain import Domain, Split
 from osan.data.generators import common
+from osan.data.generators.msa_lexicon import (
+    DISFLUENCIES,
+    FUNCTION_WORDS,
+    INTENSIFIER_GAIN,
+    INTENSIFIERS,
+    NEGATORS,
+    NOVEL_RELATIVES,
+    POLARITY,  # noqa: F401 (re-exported: tests and users import it from here)
+    POLARITY_SHARE,
+    SENTIMENT_CONCEPTS,
+    SPECIALS,
+    SYNONYM_CLOSENESS,
+    TOPIC_GROUPS,
+    text_polarity,  # noqa: F401 (re-exported)
+)
+from osan.data.generators.msa_shift import MSAShift, make_shift
 from osan.types import SPLITS
 
 SOURCE_NAME = "synth_mosei"
@@ -42,223 +61,6 @@ BASE_SIZES = {
     "source": {"train": 1500, "valid": 300, "test": 500},
     "target": {"train": 1000, "valid": 200, "test": 500},
 }
-
-# --- lexicon ---------------------------------------------------------------------------------
-# Sentiment concepts: (strength, synonyms). Usage tag per word: "b" seen in both domains,
-# "s" source only, "t" target only (casual spoken words of MOSI-like movie reviews).
-SENTIMENT_CONCEPTS: tuple[tuple[float, tuple[tuple[str, str], ...]], ...] = (
-    (0.8, (("decent", "b"), ("solid", "s"), ("fine", "s"), ("okay", "t"), ("alright", "t"))),
-    (
-        1.5,
-        (
-            ("good", "b"),
-            ("nice", "b"),
-            ("enjoyable", "s"),
-            ("pleasant", "s"),
-            ("cool", "t"),
-            ("fun", "t"),
-        ),
-    ),
-    (
-        2.2,
-        (
-            ("great", "b"),
-            ("impressive", "s"),
-            ("excellent", "s"),
-            ("wonderful", "s"),
-            ("awesome", "t"),
-            ("sweet", "t"),
-        ),
-    ),
-    (2.6, (("love", "b"), ("adore", "s"), ("cherish", "s"), ("loved", "t"), ("dig", "t"))),
-    (
-        2.9,
-        (
-            ("amazing", "b"),
-            ("perfect", "b"),
-            ("fantastic", "s"),
-            ("brilliant", "s"),
-            ("outstanding", "s"),
-            ("incredible", "t"),
-            ("hilarious", "t"),
-        ),
-    ),
-    (
-        -0.8,
-        (("predictable", "b"), ("mediocre", "s"), ("bland", "s"), ("meh", "t"), ("slow", "t")),
-    ),
-    (
-        -1.5,
-        (
-            ("bad", "b"),
-            ("boring", "b"),
-            ("weak", "s"),
-            ("dull", "s"),
-            ("lame", "t"),
-            ("cheesy", "t"),
-        ),
-    ),
-    (
-        -2.2,
-        (
-            ("terrible", "b"),
-            ("poor", "s"),
-            ("disappointing", "s"),
-            ("annoying", "s"),
-            ("stupid", "t"),
-            ("dumb", "t"),
-        ),
-    ),
-    (-2.6, (("hate", "b"), ("despise", "s"), ("detest", "s"), ("hated", "t"), ("loathe", "t"))),
-    (
-        -2.9,
-        (
-            ("awful", "b"),
-            ("worst", "b"),
-            ("horrible", "s"),
-            ("pathetic", "s"),
-            ("garbage", "t"),
-            ("crappy", "t"),
-        ),
-    ),
-)
-# Each target-only sentiment word and the source word it is related to (same concept).
-NOVEL_RELATIVES: dict[str, str] = {
-    "okay": "fine", "alright": "solid", "cool": "nice", "fun": "enjoyable",
-    "awesome": "excellent", "sweet": "wonderful", "loved": "adore", "dig": "cherish",
-    "incredible": "fantastic", "hilarious": "brilliant", "meh": "mediocre", "slow": "bland",
-    "lame": "weak", "cheesy": "dull", "stupid": "annoying", "dumb": "poor",
-    "hated": "despise", "loathe": "detest", "garbage": "pathetic", "crappy": "horrible",
-}  # fmt: skip
-NEGATORS: tuple[str, ...] = ("not", "never", "hardly")
-INTENSIFIERS: tuple[tuple[str, str], ...] = (
-    ("very", "b"),
-    ("really", "b"),
-    ("extremely", "s"),
-    ("highly", "s"),
-    ("so", "t"),
-    ("super", "t"),
-    ("totally", "t"),
-)
-INTENSIFIER_GAIN = 1.5
-FUNCTION_WORDS: tuple[str, ...] = (
-    "i", "the", "a", "it", "was", "is", "and", "but", "this", "that", "to", "of", "you", "my",
-    "just", "think", "about", "have", "with", "for", "what", "they", "he", "she", "we", "be",
-    "in", "on", "there", "one", "all", "some", "at", "when", "who", "would", "can", "if", "me",
-)  # fmt: skip
-DISFLUENCIES: tuple[str, ...] = ("um", "uh", "like", "yeah", "well", "basically")
-# Topic groups: (name, words, usage) -- MOSEI spans many YouTube topics, MOSI is movie reviews.
-TOPIC_GROUPS: tuple[tuple[str, tuple[str, ...], str], ...] = (
-    ("products", ("phone", "product", "price", "battery", "camera", "screen", "brand"), "s"),
-    ("politics", ("policy", "government", "election", "president", "law", "vote", "tax"), "s"),
-    ("education", ("course", "class", "students", "teacher", "school", "lecture", "exam"), "s"),
-    ("lifestyle", ("food", "restaurant", "music", "song", "album", "book", "author"), "s"),
-    ("business", ("company", "service", "market", "economy", "job", "customers", "team"), "s"),
-    ("movies", ("movie", "film", "story", "actor", "character", "plot", "scene", "ending"), "b"),
-    ("cinema", ("sequel", "trailer", "cast", "comedy", "horror", "villain", "director"), "t"),
-    ("screen", ("screenplay", "soundtrack", "theater", "popcorn", "actress", "remake"), "t"),
-)
-SPECIALS: tuple[str, ...] = ("[CLS]", "[SEP]")
-# Word vectors: a sentiment concept's centre has this much of a shared polarity axis, and a word
-# this much of its concept's centre (synonyms have cosine ~ SYNONYM_CLOSENESS^2).
-POLARITY_SHARE = 0.0
-SYNONYM_CLOSENESS = 0.7
-
-POLARITY: dict[str, float] = {w: s for s, words in SENTIMENT_CONCEPTS for w, _ in words}
-_INTENSIFIER_WORDS = frozenset(w for w, _ in INTENSIFIERS)
-
-
-def text_polarity(tokens: list[str] | str) -> float:
-    """The generator's word-level polarity accounting of a token sequence.
-
-    Each sentiment word adds its strength; an intensifier before it multiplies it by 1.5 and a
-    negator before it (possibly with an intensifier in between) flips its sign.
-    ``text_polarity("not good") == -text_polarity("good")``.
-    """
-    if isinstance(tokens, str):
-        tokens = tokens.split()
-    score, negated, gain = 0.0, False, 1.0
-    for tok in tokens:
-        if tok in NEGATORS:
-            negated = True
-        elif tok in _INTENSIFIER_WORDS:
-            gain = INTENSIFIER_GAIN
-        elif tok in POLARITY:
-            score += POLARITY[tok] * gain * (-1.0 if negated else 1.0)
-            negated, gain = False, 1.0
-    return score
-
-
-# --- shift knobs ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class MSAShift:
-    """How the target differs from the source. Every numeric knob is an amount: 0 means no shift,
-    and ``shift`` multiplies them all (``shift=0``: the target is drawn like the source, except
-    for the feature dims when ``dims="mmsa"``).
-
-    Attributes:
-        shift: global multiplier of every numeric knob below.
-        novel_words: fraction of target sentiment-word (and intensifier) occurrences drawn from
-            target-only synonyms, never seen in the source; their embeddings lie near their
-            source synonyms'.
-        topic_shift: 0: the source's topic mix (80% source-only topics such as products,
-            politics, education; 20% movies); 1: MOSI-like movie reviews (30% the shared movie
-            words, 70% target-only cinema words).
-        rotation: largest angle (radians) of the rotation that mixes the latent vision and audio
-            channels before the target's sensor view (a different face tracker / acoustic front
-            end). It matters with ``dims="same"``; with ``dims="mmsa"`` the target's view is an
-            unrelated random matrix anyway.
-        affine: size of the target's per-channel feature scale (log-sd ``0.5 * affine``) and
-            offset (``0.5 * affine`` channel sds) changes; per-domain z-scoring undoes these.
-        noise: target sensor and word-feature noise is ``1 + noise`` times the source's.
-        label_shift: 0: target sentiment distributed like the source (mean 0.15, sd 1.1, 3
-            annotators); 1: MOSI-like (two modes, mean 0.07, sd 1.5, 5 annotators).
-        length_shift: 0: target utterances as long as the source's; 1: MOSI-like, about 40%
-            shorter.
-        style_shift: 0: same speaking style; 1: the target negates twice as many sentiment
-            words (0.2 vs 0.1), has more disfluencies (0.1 vs 0.03 of the words) and 1.3x more
-            expressive faces.
-        novel_similarity: cosine between a target-only word's embedding and its source
-            relative's (not scaled by ``shift``; 1: same vector, 0: unrelated).
-        dims: ``"mmsa"``: audio/vision dims 74/35 (source) and 5/20 (target), the target a
-            different random linear view of the same latent channels; ``"same"``: 74/35 for both.
-    """
-
-    shift: float = 1.0
-    novel_words: float = 0.7
-    topic_shift: float = 1.0
-    rotation: float = 2.5
-    affine: float = 2.0
-    noise: float = 0.5
-    label_shift: float = 1.0
-    length_shift: float = 1.0
-    style_shift: float = 1.0
-    novel_similarity: float = 0.4
-    dims: Literal["mmsa", "same"] = "same"
-
-    def scaled(self) -> MSAShift:
-        """The knobs after applying ``shift`` (and with ``shift`` reset to 1)."""
-        numeric = {
-            f.name: getattr(self, f.name) * self.shift
-            for f in fields(self)
-            if f.name not in ("shift", "dims", "novel_similarity")
-        }
-        for name in ("novel_words", "topic_shift", "label_shift", "length_shift", "style_shift"):
-            numeric[name] = min(numeric[name], 1.0)
-        return replace(self, shift=1.0, **numeric)
-
-
-def make_shift(**shift_kw: object) -> MSAShift:
-    names = {f.name for f in fields(MSAShift)}
-    unknown = sorted(set(shift_kw) - names)
-    if unknown:
-        raise TypeError(f"unknown msa shift knob(s) {unknown}; known: {sorted(names)}")
-    if shift_kw.get("dims", "same") not in ("mmsa", "same"):
-        raise ValueError(f"dims must be 'mmsa' or 'same', got {shift_kw['dims']!r}")
-    return MSAShift(**shift_kw)  # type: ignore[arg-type]
-
 
 # --- the fixed world: vocabulary, embeddings, latent channels ----------------------------------
 
