@@ -73,7 +73,7 @@ CATEGORIES: tuple[tuple[str, str, str, str | None], ...] = (
     ("checkpoints and I/O", "tqdm/std.py", "update", "fit"),
     ("checkpoints and I/O", "tqdm/std.py", "set_postfix", "fit"),
     ("tables and results", "osan/bench/tables.py", "write_tables", None),
-    ("tables and results", "osan/bench/runner.py", "append_result", None),
+    ("tables and results", "osan/bench/results.py", "append_result", None),
 )
 STEP_PARTS = (
     "data loading (train batches)",

@@ -14,6 +14,9 @@ A run is finished when its run id is in ``results.jsonl``; re-running the suite 
 that was interrupted (its folder holds a checkpoint of the same config) continues with
 ``fit(..., resume=True)``. A finished run whose recorded config hash or data differ from the
 current command's is a conflict: the suite stops before training anything (use a new ``--out``).
+
+The options and file names live in ``options.py``, ``results.jsonl`` in ``results.py``, the
+suite's data in ``suite_data.py``; this module runs the suite.
 """
 
 from __future__ import annotations
@@ -21,11 +24,9 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import os
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -33,282 +34,44 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from osan import lock
-from osan.bench import spec as B
 from osan.bench import suites as S
 from osan.bench.executors import Executor, LocalExecutor, RunOutcome, RunTask, execute_run
+from osan.bench.options import FAILED, RESULTS, RUNS, BenchError, BenchOptions, DataFn, SuiteResult
+from osan.bench.results import append_result, load_results
+from osan.bench.suite_data import (
+    MISSING_LABELS_HELP,
+    check_label_files,
+    default_data_fn,
+    default_label_csv,
+    rebuild_data,
+    resolve_specs,
+    same_data,
+)
 from osan.bench.tables import write_tables
 from osan.config import Config, ConfigError, load_config
-from osan.data.domain import Domain
 
-RESULTS = "results.jsonl"
-FAILED = "failed.jsonl"
-RUNS = "runs"
-
-#: ``data_fn(benchmark) -> {direction: (source, target)}``.
-DataFn = Callable[[str], dict[str, tuple[Domain, Domain]]]
-
-
-class BenchError(RuntimeError):
-    """A problem with the command (missing files, conflicting results): exit code 2."""
-
-
-@dataclass
-class BenchOptions:
-    suite: str
-    out: Path
-    seeds: list[int] | None = None  # None: [1] with --quick, else [1, 2, 3]
-    quick: bool = False
-    methods: list[str] | None = None
-    benchmarks: list[str] | None = None  # ablations: msa and/or vtc
-    overrides: list[str] = field(default_factory=list)
-    device: str | None = None
-    epochs: int | None = None
-    size: str | float | None = None  # generated data size; None: 0.5 with --quick, else small
-    data_seed: int = 0
-    mosi: Path | None = None  # real-text: MMSA label.csv files
-    mosei: Path | None = None
-    text_cache_dir: Path | None = None
-    verbose: bool = False
-    data: list[str] | None = None  # --data: built-in names or spec files
-    source: Path | None = None  # --source/--target: a spec of two files
-    target: Path | None = None
-    both_directions: bool = False
-    task: str | None = None  # --task of --source/--target (default regression)
-    nan_policy: str = "error"  # for spec domains that do not set their own
-
-    def resolved_seeds(self) -> list[int]:
-        if self.seeds:
-            return list(self.seeds)
-        return [1] if self.quick else [1, 2, 3]
-
-    def resolved_size(self) -> str | float:
-        if self.size is not None:
-            return self.size
-        return S.QUICK_SIZE if self.quick else "small"
-
-    def user_overrides(self) -> list[str]:
-        over = list(self.overrides)
-        if self.epochs is not None:
-            over.append(f"optim.epochs={self.epochs}")
-        return over
-
-
-@dataclass
-class SuiteResult:
-    total: int
-    skipped: int
-    ran: list[str]
-    failed: list[tuple[str, str]]
-    wall_time_s: float
-    tables: list[Path]
-
-
-# --------------------------------------------------------------------------- results.jsonl
-
-
-def load_results(path: Path) -> list[dict[str, Any]]:
-    """The records of ``results.jsonl``. A torn last line (a crash mid-write) is dropped and cut
-    off the file, so the next append starts on a clean line; a bad line elsewhere is an error."""
-    if not path.exists():
-        return []
-    raw = path.read_bytes()
-    records: list[dict[str, Any]] = []
-    pos = 0
-    lines = raw.split(b"\n")
-    for i, line in enumerate(lines):
-        end = pos + len(line) + 1
-        if line.strip():
-            try:
-                rec = json.loads(line)
-                if not isinstance(rec, dict) or not isinstance(rec.get("run_id"), str):
-                    raise ValueError("not a run record")
-            except ValueError as e:
-                is_last = all(not rest.strip() for rest in lines[i + 1 :])
-                if not is_last:
-                    raise BenchError(f"{path}: line {i + 1} is not a run record ({e})") from None
-                print(
-                    f"osan bench: dropping a torn last line of {path} (an interrupted write)",
-                    file=sys.stderr,
-                )
-                with open(path, "r+b") as f:
-                    f.truncate(pos)
-                break
-            records.append(rec)
-        pos = end
-    return records
-
-
-def append_result(path: Path, record: dict[str, Any]) -> None:
-    with open(path, "ab") as f:
-        f.write((json.dumps(record, sort_keys=False) + "\n").encode())
-        f.flush()
-        os.fsync(f.fileno())
-
-
-def _flat(metrics: dict[str, Any]) -> dict[str, float]:
-    return {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float))}
-
-
-# --------------------------------------------------------------------------- data
-
-
-def default_label_csv(name: str) -> Path:
-    """``<repo>/../shared/data/cmu/<name>`` (the repository's sibling data folder)."""
-    repo = Path(__file__).resolve().parents[2]
-    return repo.parent / "shared" / "data" / "cmu" / name
-
-
-MISSING_LABELS_HELP = """\
-real-text needs the CMU-MOSI and CMU-MOSEI transcript files in MMSA's label.csv layout
-  (CMU-MOSI: id,text,label,mode   CMU-MOSEI: video_id,clip_id,text,label,mode).
-Not found: {missing}
-Point to your copies with  --mosi PATH/TO/MOSI/label.csv --mosei PATH/TO/MOSEI/label.csv
-(MMSA's dataset release ships them as MOSI/label.csv and MOSEI/label.csv; the defaults are
-../shared/data/cmu/mosi_label.csv and mosei_label.csv next to the repository).
-Encoding the transcripts needs the text extra:  pip install 'osan[text]'"""
-
-
-def check_label_files(opts: BenchOptions) -> tuple[Path, Path]:
-    """The MOSI and MOSEI label files of ``real-text``, or :class:`BenchError` saying what to do."""
-    spec = _with_label_paths(S.BENCHMARKS["cmu"], opts)
-    mosi, mosei = spec.domain("MOSI").path, spec.domain("MOSEI").path
-    assert mosi is not None and mosei is not None
-    missing = [str(p) for p in (mosi, mosei) if not Path(p).is_file()]
-    if missing:
-        raise BenchError(MISSING_LABELS_HELP.format(missing=", ".join(missing)))
-    return Path(mosi), Path(mosei)
-
-
-def _with_label_paths(spec: B.BenchmarkSpec, opts: BenchOptions) -> B.BenchmarkSpec:
-    """The cmu-text spec with ``--mosi``/``--mosei`` in place of its files."""
-    if spec.name == "cmu" and spec.origin == "cmu-text":
-        if opts.mosi is not None:
-            spec = spec.with_path("MOSI", opts.mosi)
-        if opts.mosei is not None:
-            spec = spec.with_path("MOSEI", opts.mosei)
-    return spec
-
-
-def resolve_specs(opts: BenchOptions) -> list[B.BenchmarkSpec] | None:
-    """The benchmark specs of ``--data`` or ``--source/--target``; ``None``: the suite's own.
-
-    Raises :class:`BenchError` (one line) for a bad spec.
-    """
-    if (opts.source is None) != (opts.target is None):
-        raise BenchError("--source and --target go together")
-    if opts.source is not None:
-        if opts.data:
-            raise BenchError("give either --data or --source/--target")
-        return [
-            B.from_files(
-                opts.source,
-                opts.target,  # type: ignore[arg-type]
-                both_directions=opts.both_directions,
-                task=opts.task or "regression",
-            )
-        ]
-    if opts.both_directions or opts.task is not None:
-        raise BenchError("--both-directions and --task go with --source/--target")
-    if not opts.data:
-        return None
-    try:
-        return [B.load_spec(d) for d in opts.data]
-    except B.SpecError as e:
-        raise BenchError(str(e)) from None
-
-
-def default_data_fn(
-    opts: BenchOptions, specs: dict[str, B.BenchmarkSpec] | None = None
-) -> tuple[DataFn, Callable[[str], dict[str, Any]]]:
-    """The data of each benchmark (loaded once, kept in memory) and its description for the
-    results lines (the spec, each file's name and short SHA-256; generated data by size and
-    seed). ``specs`` maps benchmark names to their specs (default: the built-in ones)."""
-    size = opts.resolved_size()
-    cache: dict[str, dict[str, tuple[Domain, Domain]]] = {}
-
-    def spec_of(benchmark: str) -> B.BenchmarkSpec:
-        spec = (specs or {}).get(benchmark) or S.BENCHMARKS.get(benchmark)
-        if spec is None:
-            raise BenchError(f"no benchmark spec named {benchmark!r}")
-        spec = _with_label_paths(spec, opts)
-        if spec.name == "cmu" and spec.origin == "cmu-text":
-            check_label_files(opts)
-        return spec
-
-    def describe(benchmark: str) -> dict[str, Any]:
-        try:
-            spec = spec_of(benchmark)
-            frac = B.file_fraction(spec, opts.size)
-            return B.describe_data(
-                spec, size=size, seed=opts.data_seed, fraction=frac, nan_policy=opts.nan_policy
-            )
-        except B.SpecError as e:
-            raise BenchError(str(e)) from None
-
-    def load(benchmark: str) -> dict[str, tuple[Domain, Domain]]:
-        if benchmark not in cache:
-            spec = spec_of(benchmark)
-            for d in spec.domains:
-                if d.path is not None and d.path.suffix.lower() == ".csv":
-                    print(f"osan bench: encoding {d.path} (cached after the first time)",
-                          file=sys.stderr)  # fmt: skip
-            try:
-                cache[benchmark] = B.load_domains(
-                    spec,
-                    size=size,
-                    seed=opts.data_seed,
-                    fraction=B.file_fraction(spec, opts.size),
-                    nan_policy=opts.nan_policy,
-                    text_cache_dir=opts.text_cache_dir,
-                )
-            except B.SpecError as e:
-                raise BenchError(str(e)) from None
-        return cache[benchmark]
-
-    return load, describe
-
-
-def rebuild_data(record: dict[str, Any], opts: BenchOptions) -> dict[str, tuple[Domain, Domain]]:
-    """The domains a results line was trained on, rebuilt from its ``data`` (``osan select``):
-    the same spec, and files with the same hashes, or :class:`BenchError`."""
-    data = record.get("data") or {}
-    bench = record.get("benchmark", data.get("benchmark", ""))
-    ref = data.get("spec")
-    if data.get("custom") or (ref is None and bench not in S.BENCHMARKS):
-        raise BenchError(
-            f"{record['run_id']}: trained on data osan cannot rebuild ({data}); "
-            "osan select rebuilds data from benchmark specs"
-        )
-    if ref == "--source/--target":
-        raise BenchError(
-            f"{record['run_id']}: trained with --source/--target; write a spec for those files "
-            "to select over its runs"
-        )
-    try:
-        spec = B.load_spec(ref) if ref is not None else S.BENCHMARKS[bench]
-    except B.SpecError as e:
-        raise BenchError(f"{record['run_id']}: {e}") from None
-    zero = any(d.get("nan_policy") == "zero" for d in (data.get("domains") or {}).values())
-    bopts = replace(
-        opts,
-        size=data.get("size", data.get("fraction")),
-        data_seed=int(data.get("seed") or 0),
-        nan_policy="zero" if zero else opts.nan_policy,  # as the bench's --nan-policy was
-    )
-    load, describe = default_data_fn(bopts, {spec.name: spec})
-    here = describe(spec.name)
-    if not same_data(data, here):
-        raise BenchError(
-            f"{record['run_id']}: was trained on {data}, but this command would rebuild "
-            f"{here} (point --mosi/--mosei at the same files, or restore the spec's files)"
-        )
-    return load(spec.name)
-
-
-def same_data(recorded: dict[str, Any], current: dict[str, Any]) -> bool:
-    """Whether a results line's data matches the current command's: equal on the keys both
-    hold (results written before the specs hold fewer)."""
-    return all(current[k] == v for k, v in recorded.items() if k in current)
+#: Importable from here as before the split into options / results / suite_data.
+__all__ = [
+    "FAILED",
+    "MISSING_LABELS_HELP",
+    "RESULTS",
+    "RUNS",
+    "BenchError",
+    "BenchOptions",
+    "DataFn",
+    "SuiteResult",
+    "append_result",
+    "build_config",
+    "check_label_files",
+    "default_data_fn",
+    "default_label_csv",
+    "load_results",
+    "rebuild_data",
+    "resolve_specs",
+    "run_suite",
+    "same_data",
+    "settings_hash",
+]
 
 
 # --------------------------------------------------------------------------- the runner
@@ -512,6 +275,10 @@ def _check_conflicts(
                 "changed --quick/--size/--epochs/overrides, or a new osan version with other "
                 "config defaults. Use a new --out folder (or delete that file to start over)."
             )
+
+
+def _flat(metrics: dict[str, Any]) -> dict[str, float]:
+    return {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float))}
 
 
 def _record(
