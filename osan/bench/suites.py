@@ -22,122 +22,81 @@ Ablation variants are config overrides of ``osan``; each ablation suite has one 
 variant (the full model), against which the table reports deltas. The overrides of a run are
 applied in the order: quick preset -> the user's ``key=value`` -> the variant's (the variant
 wins, otherwise an ablation would not ablate).
+
+The suite values (Suite, Variant, RunSpec), the main methods and the built-in benchmarks live in
+``run_spec.py``, the ablation variants in ``ablations.py``, the selection grid in
+``selection_grid.py``; this module names the suites, their presets and expands them into runs.
 """
 
 from __future__ import annotations
 
-import itertools
-from dataclasses import dataclass, field
-
-from osan.bench.spec import BenchmarkSpec, load_spec
-from osan.config import TALConfig
-
-#: Every method of the main suites, in the paper's row order (Direct Transfer, UDA, oracle).
-MAIN_METHODS: tuple[str, ...] = (
-    "source-only",
-    "dan",
-    "dann",
-    "adda",
-    "mm-sada",
-    "mdmn",
-    "osan-mixup",
-    "osan",
-    "osan-plus",
-    "oracle",
+from osan.bench.ablations import (
+    ABLATIONS,
+    DDG_GRID,
+    PAIRINGS,
+    TAL_ENCODER_DIMS,
+    TAL_GRID,
+    tal_variants,
+)
+from osan.bench.run_spec import (
+    BENCHMARKS,
+    DIRECT_TRANSFER,
+    MAIN,
+    MAIN_METHODS,
+    MAIN_PREFIX,
+    METHOD_LABELS,
+    ORACLE,
+    Benchmark,
+    RunSpec,
+    Suite,
+    Variant,
+    benchmark_of,
+    method_group,
+)
+from osan.bench.selection_grid import (
+    _LRS,  # noqa: F401 (tests read S._LRS)
+    QUICK_SELECTION_GRID,
+    SELECTION,
+    SELECTION_GRID,
+    selection_variants,
 )
 
-#: Row labels of the result tables.
-METHOD_LABELS: dict[str, str] = {
-    "source-only": "Direct Transfer (source-only)",
-    "dan": "DAN",
-    "dann": "DANN",
-    "adda": "ADDA",
-    "mm-sada": "MM-SADA",
-    "mdmn": "MDMN",
-    "osan-mixup": "OSAN (TAL + Mixup)",
-    "osan": "OSAN (TAL + DDG)",
-    "osan-plus": "OSAN+ (OSAN + target self-training; not in the paper)",
-    "oracle": "Oracle (supervised on target labels)",
-}
+#: Importable from here as before the split into run_spec / ablations / selection_grid.
+__all__ = [
+    "ABLATIONS",
+    "BENCHMARKS",
+    "BENCH_OVERRIDES",
+    "Benchmark",
+    "DDG_GRID",
+    "DIRECT_TRANSFER",
+    "MAIN",
+    "MAIN_METHODS",
+    "MAIN_PREFIX",
+    "METHOD_LABELS",
+    "ORACLE",
+    "PAIRINGS",
+    "QUICK_OVERRIDES",
+    "QUICK_SELECTION_GRID",
+    "QUICK_SIZE",
+    "QUICK_TEXT_SCALE",
+    "RunSpec",
+    "SELECTION",
+    "SELECTION_GRID",
+    "SUITES",
+    "Suite",
+    "TAL_ENCODER_DIMS",
+    "TAL_GRID",
+    "Variant",
+    "benchmark_of",
+    "directions",
+    "method_group",
+    "plan",
+    "run_overrides",
+    "selection_variants",
+    "tal_variants",
+    "variants",
+]
 
-#: Methods that are not unsupervised domain adaptation: never bold, never ranked as UDA.
-DIRECT_TRANSFER = "source-only"
-ORACLE = "oracle"
-
-
-def method_group(method: str) -> str:
-    """``"direct"`` (source-only), ``"oracle"`` (upper bound) or ``"uda"``."""
-    if method == DIRECT_TRANSFER:
-        return "direct"
-    if method == ORACLE:
-        return "oracle"
-    return "uda"
-
-
-#: A data source of the suites (name, task, directions, title): a benchmark spec.
-Benchmark = BenchmarkSpec
-
-#: The built-in benchmarks, specs in ``configs/benchmarks/`` (``cmu`` is ``cmu-text.yaml``).
-#: Their first pair is the direction the paper's ablations use: CMU-MOSI target (Tables 2-5)
-#: and Text-show (Tables 7-10).
-BENCHMARKS: dict[str, Benchmark] = {b: load_spec(b) for b in ("msa", "vtc", "cmu")}
-
-
-def benchmark_of(benchmark: str | Benchmark) -> Benchmark:
-    """A built-in benchmark by name, or the spec itself."""
-    return benchmark if isinstance(benchmark, BenchmarkSpec) else BENCHMARKS[benchmark]
-
-
-@dataclass(frozen=True)
-class Variant:
-    """One column of an ablation table (or one row of a main table)."""
-
-    name: str  # id-safe, part of the run id
-    label: str  # table heading
-    method: str
-    overrides: tuple[str, ...] = ()
-    reference: bool = False  # the full model the deltas are taken against
-
-
-@dataclass(frozen=True)
-class RunSpec:
-    """One training run of a suite."""
-
-    suite: str
-    benchmark: str
-    direction: str
-    variant: Variant
-    seed: int
-    spec: Benchmark | None = field(default=None, compare=False, repr=False)
-
-    @property
-    def method(self) -> str:
-        return self.variant.method
-
-    @property
-    def data(self) -> Benchmark:
-        """The benchmark spec this run trains on."""
-        return self.spec if self.spec is not None else BENCHMARKS[self.benchmark]
-
-    @property
-    def run_id(self) -> str:
-        """Stable id, also the run's folder under ``DIR/runs/``."""
-        prefix = self.benchmark if self.suite == MAIN else MAIN_PREFIX.get(self.suite, self.suite)
-        return f"{prefix}/{self.direction}/{self.variant.name}/seed{self.seed}"
-
-
-@dataclass(frozen=True)
-class Suite:
-    name: str
-    kind: str  # "main" | "ablation"
-    title: str
-    paper: str
-    benchmarks: tuple[str, ...]  # default benchmarks (ablations: msa and vtc); main: none
-
-
-#: The suite that runs every method on the spec(s) given with ``--data`` (run ids
-#: ``<spec name>/<direction>/<method>/seed<k>``, as ``msa-main``'s are ``msa/...``).
-MAIN = "main"
 
 SUITES: dict[str, Suite] = {
     s.name: s
@@ -208,134 +167,6 @@ SUITES: dict[str, Suite] = {
     )
 }
 
-#: Run-id prefix of the main suites (the benchmark, not the suite name).
-MAIN_PREFIX: dict[str, str] = {"msa-main": "msa", "vtc-main": "vtc", "real-text": "real-text"}
-
-
-# --------------------------------------------------------------------------- ablation variants
-
-
-def _module_variants(task: str) -> list[Variant]:
-    return [
-        Variant("full", "OSAN (TAL + DDG)", "osan", reference=True),
-        Variant("wo-DDG", "w/o DDG", "osan", ("ddg.enabled=false",)),
-        Variant("wo-TAL", "w/o TAL", "osan", ("tal.enabled=false",)),
-        Variant("wo-both", "w/o Both", "osan", ("ddg.enabled=false", "tal.enabled=false")),
-    ]
-
-
-def _loss_variants(task: str) -> list[Variant]:
-    return [
-        Variant("full", "L_task + L_adv + L_dis", "osan", ("loss.adv=true", "loss.dis=true"), True),
-        # L_task alone: no adversarial, no discrepancy and no TAL correlation term.
-        Variant(
-            "L_task", "L_task", "osan", ("loss.adv=false", "loss.dis=false", "tal.corr_weight=0")
-        ),
-        Variant("L_task+adv", "L_task + L_adv", "osan", ("loss.adv=true", "loss.dis=false")),
-        Variant("L_task+dis", "L_task + L_dis", "osan", ("loss.adv=false", "loss.dis=true")),
-    ]
-
-
-# (H, λ) in the paper's column order; the first is the full model (the task preset's value).
-DDG_GRID: dict[str, tuple[tuple[int, float], ...]] = {
-    "regression": ((64, 0.85), (64, 0.9), (32, 0.85), (32, 0.9)),  # Table 4
-    "classification": ((128, 0.9), (128, 0.95), (64, 0.9), (64, 0.95)),  # Table 9
-}
-
-
-def _ddg_variants(task: str) -> list[Variant]:
-    return [
-        Variant(
-            f"H{h}-lam{lam:g}",
-            f"λ = {lam:g}, H = {h}",
-            "osan",
-            (f"ddg.heads={h}", f"ddg.lam={lam:g}"),
-            reference=i == 0,
-        )
-        for i, (h, lam) in enumerate(DDG_GRID[task])
-    ]
-
-
-# TAL projection dims per modality in the paper's column order; the first is the full model.
-TAL_GRID: dict[str, tuple[dict[str, int], ...]] = {
-    "regression": (  # Table 5
-        {"text": 384, "vision": 2, "audio": 2},
-        {"text": 192, "vision": 4, "audio": 2},
-        {"text": 192, "vision": 2, "audio": 4},
-    ),
-    "classification": (  # Table 10 (t: text, v: the visual layout modality)
-        {"text": 56, "layout": 14},
-        {"text": 14, "layout": 56},
-        {"text": 28, "layout": 28},
-    ),
-}
-
-
-def _tal_dims_override(dims: dict[str, int]) -> str:
-    return "tal.out_dims={" + ", ".join(f"{m}: {d}" for m, d in dims.items()) + "}"
-
-
-# Encoder output widths for every column of a TAL ablation where the task preset's are too
-# narrow for some column (TAL needs D <= the embedding width): Table 10's v: 56 > layout's 32.
-# Every column gets the same encoder, so the deltas measure TAL's dims only.
-TAL_ENCODER_DIMS: dict[str, dict[str, int]] = {"classification": {"text": 128, "layout": 64}}
-
-
-def _tal_variants(task: str, text_scale: float = 1.0) -> list[Variant]:
-    out = []
-    enc = TAL_ENCODER_DIMS.get(task)
-    extra = (
-        ()
-        if enc is None
-        else ("encoder.out_dims={" + ", ".join(f"{m}: {d}" for m, d in enc.items()) + "}",)
-    )
-    for i, dims in enumerate(TAL_GRID[task]):
-        dims = {m: max(1, round(d * text_scale)) if m == "text" else d for m, d in dims.items()}
-        name = "-".join(f"{m[0]}{d}" for m, d in dims.items())
-        label = ", ".join(f"{m[0]}: {d}" for m, d in dims.items())
-        over = (*extra, _tal_dims_override(dims))
-        out.append(Variant(name, label, "osan", over, reference=i == 0))
-    return out
-
-
-PAIRINGS: dict[str, str] = {
-    "nearest": "nearest neighbour",
-    "pseudo_label": "pseudo-label",
-    "random": "random",
-}
-
-
-def _pairing_variants(task: str) -> list[Variant]:
-    """The config's default pairing is the full model (first column); then the others."""
-    default = TALConfig().pairing
-    order = [default] + [p for p in PAIRINGS if p != default]
-    return [
-        Variant(p, PAIRINGS.get(p, p), "osan", (f"tal.pairing={p}",), reference=p == default)
-        for p in order
-    ]
-
-
-def _design_variants(task: str) -> list[Variant]:
-    """Each session-4 choice of docs/method.md ("OSAN as built") reverted alone, plus the
-    label-shift weights and OSAN+'s self-training added alone."""
-    return [
-        Variant("full", "OSAN (defaults)", "osan", reference=True),
-        Variant("fusion-replace", "TAL tensor alone", "osan", ("tal.fusion=replace",)),
-        Variant("reverse-before", "GRL before DDG", "osan", ("ddg.reverse=before",)),
-        Variant("pairing-nearest", "nearest pairing", "osan", ("tal.pairing=nearest",)),
-        Variant("iw", "+ label-shift weights", "osan", ("loss.label_shift=iw",)),
-        Variant("plus", "+ self-training (OSAN+)", "osan-plus"),
-    ]
-
-
-_ABLATIONS = {
-    "ablation-design": _design_variants,
-    "ablation-modules": _module_variants,
-    "ablation-losses": _loss_variants,
-    "ablation-ddg": _ddg_variants,
-    "ablation-pairing": _pairing_variants,
-}
-
 
 # --------------------------------------------------------------------------- benchmark presets
 
@@ -372,82 +203,6 @@ QUICK_OVERRIDES: dict[str, tuple[str, ...]] = {
 }
 
 
-# --------------------------------------------------------------------------- selection grid
-
-SELECTION = "selection"
-
-#: The ``selection`` suite: per method, knob -> values; the grid is their product. ``ddg`` is
-#: a knob of (H, λ) pairs taken from the task's DDG ablation grid (Tables 4 / 9). The oracle
-#: is not swept (it selects on target labels). The values bracket each knob's default.
-_LRS = (3e-4, 1e-3, 3e-3)
-SELECTION_GRID: dict[str, dict[str, tuple]] = {
-    "source-only": {"optim.lr": (1e-4, *_LRS)},
-    "dan": {"loss.beta": (0.1, 0.3, 1.0), "optim.lr": _LRS},
-    "dann": {"loss.alpha": (0.1, 0.3, 1.0), "optim.lr": _LRS},
-    "adda": {"optim.lr": (1e-4, *_LRS)},  # ADDA has no loss weight (L_D + L_M)
-    "mm-sada": {"loss.alpha": (0.1, 1.0), "optim.lr": _LRS},
-    "mdmn": {"loss.alpha": (0.1, 1.0), "optim.lr": _LRS},
-    "osan-mixup": {"loss.alpha": (0.1, 1.0), "loss.beta": (0.1, 1.0), "optim.lr": (1e-3, 3e-3)},
-    "osan": {
-        "loss.alpha": (0.1, 1.0),
-        "loss.beta": (0.1, 1.0),
-        "ddg": (0, -1),  # first and last (H, λ) of DDG_GRID[task]
-        "optim.lr": (1e-3, 3e-3),
-    },
-}
-SELECTION_GRID["osan-plus"] = SELECTION_GRID["osan"]  # OSAN+ gets OSAN's grid
-#: ``--quick``: 3 to 6 settings per method. OSAN ties α = β (``adv``) to keep 4 settings.
-QUICK_SELECTION_GRID: dict[str, dict[str, tuple]] = {
-    "source-only": {"optim.lr": _LRS},
-    "dan": {"loss.beta": (0.1, 1.0), "optim.lr": _LRS},
-    "dann": {"loss.alpha": (0.1, 1.0), "optim.lr": _LRS},
-    "adda": {"optim.lr": _LRS},
-    "mm-sada": {"loss.alpha": (0.1, 1.0), "optim.lr": (1e-3, 3e-3)},
-    "mdmn": {"loss.alpha": (0.1, 1.0), "optim.lr": (1e-3, 3e-3)},
-    "osan-mixup": {"loss.alpha": (0.1, 1.0), "optim.lr": (1e-3, 3e-3)},
-    "osan": {"adv": (0.1, 1.0), "ddg": (0, -1)},
-}
-QUICK_SELECTION_GRID["osan-plus"] = QUICK_SELECTION_GRID["osan"]
-_KNOB_NAMES = {"optim.lr": "lr", "loss.alpha": "a", "loss.beta": "b", "adv": "ab"}
-_KNOB_LABELS = {"optim.lr": "lr", "loss.alpha": "α", "loss.beta": "β", "adv": "α = β"}
-
-
-def _knob(knob: str, value, task: str) -> tuple[tuple[str, ...], str, str]:
-    """(overrides, id part, label part) of one knob value."""
-    if knob == "ddg":
-        h, lam = DDG_GRID[task][value]
-        return (f"ddg.heads={h}", f"ddg.lam={lam:g}"), f"H{h}-lam{lam:g}", f"H = {h}, λ = {lam:g}"
-    if knob == "adv":
-        over = (f"loss.alpha={value:g}", f"loss.beta={value:g}")
-        return over, f"ab{value:g}", f"α = β = {value:g}"
-    return (
-        (f"{knob}={value:g}",),
-        f"{_KNOB_NAMES[knob]}{value:g}",
-        f"{_KNOB_LABELS[knob]} = {value:g}",
-    )
-
-
-def selection_variants(task: str, *, quick: bool = False) -> list[Variant]:
-    """Every (method, setting) of the ``selection`` grid, method-major in the paper's row order.
-
-    Run ids read ``selection/<direction>/<method>-<setting>/seed<k>``, e.g.
-    ``selection/A2B/dann-a0.1-lr0.001/seed1``.
-    """
-    grid = QUICK_SELECTION_GRID if quick else SELECTION_GRID
-    out: list[Variant] = []
-    for method in MAIN_METHODS:
-        knobs = grid.get(method)
-        if not knobs:
-            continue
-        for combo in itertools.product(*knobs.values()):
-            parts = [_knob(k, v, task) for k, v in zip(knobs, combo, strict=True)]
-            over = tuple(o for p in parts for o in p[0])
-            name = "-".join([method] + [p[1] for p in parts])
-            label = f"{METHOD_LABELS[method]} ({', '.join(p[2] for p in parts)})"
-            out.append(Variant(name, label, method, over))
-    return out
-
-
 def variants(suite: str, benchmark: str | Benchmark, *, quick: bool = False) -> list[Variant]:
     """The variants (columns of an ablation table, rows of a main table) of ``suite``."""
     spec = SUITES[suite]
@@ -459,8 +214,8 @@ def variants(suite: str, benchmark: str | Benchmark, *, quick: bool = False) -> 
     task = bench.task
     if suite == "ablation-tal":
         scale = QUICK_TEXT_SCALE if quick and bench.resolved_preset != "vtc" else 1.0
-        return _tal_variants(task, scale)
-    return _ABLATIONS[suite](task)
+        return tal_variants(task, scale)
+    return ABLATIONS[suite](task)
 
 
 def directions(suite: str, benchmark: str | Benchmark) -> list[str]:
