@@ -23,13 +23,13 @@ array. So the unpickler also checks every call and every state it applies:
 - :func:`safe_load` reads regular files only (no FIFO, device or ``/dev/zero`` behind a
   symlink), at most :data:`MAX_FILE_BYTES`.
 
-Every refusal is a one-line :class:`DataError` naming the file.
+Every refusal is a one-line :class:`DataError` naming the file. The allowed globals and their
+checked stand-ins are in ``pickle_allowlist.py``; this module is the unpickler and the readers.
 """
 
 from __future__ import annotations
 
 import _codecs
-import builtins
 import collections
 import io
 import os
@@ -42,13 +42,16 @@ from typing import Any
 import numpy as np
 
 from osan.data.domain import DataError
-
-try:  # numpy >= 2 keeps its internals in numpy._core; numpy.core is a deprecated alias
-    from numpy._core import multiarray as _multiarray
-    from numpy._core import numeric as _numeric
-except ImportError:  # pragma: no cover - numpy 1.x
-    from numpy.core import multiarray as _multiarray  # type: ignore[no-redef]
-    from numpy.core import numeric as _numeric  # type: ignore[no-redef]
+from osan.data.pickle_allowlist import (
+    ALLOWED,
+    CONTAINERS,
+    ENCODINGS,
+    Refused,
+    declared_bytes,
+    np_numeric,
+    plain_dtype,
+    shape_ok,
+)
 
 #: Deepest nesting of containers a data file may hold (MMSA files nest 3 deep).
 MAX_DEPTH = 64
@@ -59,105 +62,6 @@ BYTES_PER_FILE_BYTE = 16
 SLACK_BYTES = 1 << 20
 #: Largest file :func:`safe_load` reads (64 GiB).
 MAX_FILE_BYTES = 64 << 30
-
-_BUILTINS = (
-    "dict",
-    "list",
-    "tuple",
-    "set",
-    "frozenset",
-    "str",
-    "bytes",
-    "bytearray",
-    "int",
-    "float",
-    "complex",
-    "bool",
-)
-
-
-def _dtype_from_spec(spec: object, align: object = False, copy: object = True) -> np.dtype:
-    """``numpy.dtype`` as pickles call it, for plain type strings only (a fresh copy)."""
-    if isinstance(spec, bytes):
-        spec = spec.decode("latin1")
-    if not isinstance(spec, str) or not _PLAIN_DTYPE.fullmatch(spec):
-        raise _Refused(f"dtype {spec!r}: only plain numeric, bool, string and object dtypes")
-    return np.dtype(spec, align=False, copy=True)
-
-
-_PLAIN_DTYPE = re.compile(r"b1|\?|[iu][1248]|f(2|4|8|16)|c(8|16|32)|O[48]?|[US]\d{0,9}")
-_PLAIN_KINDS = frozenset("biufcOUS")
-
-
-def _plain(dt: object) -> bool:
-    return (
-        isinstance(dt, np.dtype)
-        and dt.kind in _PLAIN_KINDS
-        and dt.fields is None
-        and dt.subdtype is None
-        and dt.metadata is None
-    )
-
-
-def _scalar(dt: object, data: object = None) -> Any:
-    if not _plain(dt):
-        raise _Refused("numpy scalar of a non-plain dtype")
-    if dt.kind != "O" and not (isinstance(data, bytes) and len(data) == dt.itemsize):
-        raise _Refused(f"numpy scalar: {dt} needs exactly {dt.itemsize} bytes")
-    return _multiarray.scalar(dt, data)
-
-
-def _reconstruct(cls: object, shape: object, typecode: object) -> np.ndarray:
-    """numpy's ``_reconstruct(ndarray, (0,), b'b')``: an EMPTY array that BUILD then fills."""
-    if cls is not np.ndarray or not _shape_ok(shape) or int(np.prod(shape)) != 0:
-        raise _Refused("numpy _reconstruct other than of an empty ndarray")
-    return _multiarray._reconstruct(np.ndarray, shape, b"b")
-
-
-def _shape_ok(shape: object) -> bool:
-    return (
-        isinstance(shape, tuple)
-        and len(shape) <= 32
-        and all(isinstance(d, int) and not isinstance(d, bool) and 0 <= d < 2**62 for d in shape)
-    )
-
-
-def _nbytes(shape: tuple, dt: np.dtype) -> int:
-    n = 1
-    for d in shape:
-        n *= d
-    return n * dt.itemsize
-
-
-# (module, name) as written in the pickle -> the object it stands for. Resolved here, never by
-# importing the module named in the file.
-_ALLOWED: dict[tuple[str, str], Any] = {}
-for _mod in ("numpy.core.multiarray", "numpy._core.multiarray"):
-    _ALLOWED[(_mod, "_reconstruct")] = _reconstruct
-    _ALLOWED[(_mod, "scalar")] = _scalar
-for _mod in ("numpy.core.numeric", "numpy._core.numeric"):
-    # protocol-5 pickles of contiguous arrays: a copy of a bytes buffer, nothing else
-    _ALLOWED[(_mod, "_frombuffer")] = _numeric._frombuffer
-_ALLOWED[("numpy", "ndarray")] = np.ndarray  # only as _reconstruct's first argument
-_ALLOWED[("numpy", "dtype")] = _dtype_from_spec
-for _mod in ("builtins", "__builtin__"):
-    for _name in _BUILTINS:
-        _ALLOWED[(_mod, _name)] = getattr(builtins, _name)
-_ALLOWED[("__builtin__", "unicode")] = str
-_ALLOWED[("__builtin__", "long")] = int
-_ALLOWED[("collections", "OrderedDict")] = collections.OrderedDict
-# harmless: its default factory must itself pass this list (a builtin type such as ``list``)
-_ALLOWED[("collections", "defaultdict")] = collections.defaultdict
-# how Python 3 writes ``bytes`` into protocol <= 2 pickles (numpy array buffers among them);
-# a pure data transformation through the stdlib codec registry
-_ALLOWED[("_codecs", "encode")] = _codecs.encode
-
-_CONTAINERS = (dict, list, set, frozenset, tuple, collections.OrderedDict, collections.defaultdict)
-_ENCODINGS = {"latin1", "latin-1", "latin_1", "iso-8859-1", "iso8859-1", "utf-8", "utf8"}
-
-
-class _Refused(Exception):
-    """Raised inside the unpickler; becomes a DataError naming the file."""
 
 
 class SafeUnpickler(pickle._Unpickler):  # the Python implementation: its opcodes can be checked
@@ -188,7 +92,7 @@ class SafeUnpickler(pickle._Unpickler):  # the Python implementation: its opcode
         if not re.fullmatch(r"[A-Za-z_][\w.]*", module) or not name.isidentifier():
             raise pickle.UnpicklingError(f"no global named {module!r}.{name!r}")  # not a pickle
         try:
-            return _ALLOWED[(module, name)]
+            return ALLOWED[(module, name)]
         except KeyError:
             raise DataError(
                 f"{self.source}: refused to unpickle '{module}.{name}': only numpy arrays "
@@ -208,7 +112,7 @@ class SafeUnpickler(pickle._Unpickler):  # the Python implementation: its opcode
         if isinstance(obj, (tuple, frozenset)) and obj:
             d = 1 + max(self._hashable_depth(x) for x in obj)
             if d > MAX_DEPTH:
-                raise _Refused(f"containers nested deeper than {MAX_DEPTH}")
+                raise Refused(f"containers nested deeper than {MAX_DEPTH}")
             if d > 1:
                 self._depth[id(obj)] = d
                 self._keep.append(obj)
@@ -247,37 +151,37 @@ class SafeUnpickler(pickle._Unpickler):  # the Python implementation: its opcode
 
     def _call(self, func: Any, args: Any) -> Any:
         if not isinstance(args, tuple):
-            raise _Refused("REDUCE arguments are not a tuple")
+            raise Refused("REDUCE arguments are not a tuple")
         if func is np.ndarray:
-            raise _Refused("direct numpy.ndarray(...) calls (uninitialised memory)")
+            raise Refused("direct numpy.ndarray(...) calls (uninitialised memory)")
         if func in (bytes, bytearray) and args and not isinstance(args[0], (bytes, str)):
-            raise _Refused(f"{func.__name__}(...) of a non-string (allocation)")
+            raise Refused(f"{func.__name__}(...) of a non-string (allocation)")
         if func is _codecs.encode:
             enc = args[1] if len(args) > 1 else "utf-8"
-            if len(args) > 2 or str(enc).lower() not in _ENCODINGS:
-                raise _Refused(f"_codecs.encode with encoding {enc!r}")
-        if func is _numeric._frombuffer:
+            if len(args) > 2 or str(enc).lower() not in ENCODINGS:
+                raise Refused(f"_codecs.encode with encoding {enc!r}")
+        if func is np_numeric._frombuffer:
             if len(args) != 4:
-                raise _Refused("numpy _frombuffer with unexpected arguments")
+                raise Refused("numpy _frombuffer with unexpected arguments")
             buf, dt, shape, order = args
             if (
                 not isinstance(buf, (bytes, bytearray))
-                or not _plain(dt)
+                or not plain_dtype(dt)
                 or dt.kind == "O"
-                or not _shape_ok(shape)
+                or not shape_ok(shape)
                 or order not in ("C", "F")
-                or _nbytes(shape, dt) != len(buf)
+                or declared_bytes(shape, dt) != len(buf)
             ):
-                raise _Refused("numpy _frombuffer whose buffer does not match its shape")
+                raise Refused("numpy _frombuffer whose buffer does not match its shape")
             self._spend(len(buf))
-        if func is collections.defaultdict and args and args[0] not in (None, *_CONTAINERS):
-            raise _Refused("defaultdict with a factory other than a builtin container")
+        if func is collections.defaultdict and args and args[0] not in (None, *CONTAINERS):
+            raise Refused("defaultdict with a factory other than a builtin container")
         return func(*args)
 
     def _spend(self, nbytes: int) -> None:
         self.budget -= nbytes
         if self.budget < 0:
-            raise _Refused(
+            raise Refused(
                 "its arrays declare more memory than the file's size allows "
                 f"({BYTES_PER_FILE_BYTE}x the file + {SLACK_BYTES >> 20} MiB)"
             )
@@ -290,7 +194,7 @@ class SafeUnpickler(pickle._Unpickler):  # the Python implementation: its opcode
         elif type(inst) is np.ndarray:
             inst.__setstate__(self._array_state(state))
         else:
-            raise _Refused(f"BUILD (set state) on a {type(inst).__name__}")
+            raise Refused(f"BUILD (set state) on a {type(inst).__name__}")
 
     dispatch[pickle.BUILD[0]] = load_build
 
@@ -298,47 +202,47 @@ class SafeUnpickler(pickle._Unpickler):  # the Python implementation: its opcode
         """The state of ``dt`` rebuilt from a type string: byte order and (for U/S) size are
         all a file may set; fields, names, sub-arrays, flags and metadata are not."""
         if not (isinstance(state, tuple) and len(state) in (8, 9) and state[0] in (3, 4)):
-            raise _Refused("dtype state of an unknown layout")
+            raise Refused("dtype state of an unknown layout")
         order, sub, names, fields_, elsize = state[1:6]
         if sub is not None or names is not None or fields_ is not None or len(state) == 9:
-            raise _Refused("structured, sub-array or annotated dtypes")
+            raise Refused("structured, sub-array or annotated dtypes")
         if order not in ("<", ">", "|", "="):
-            raise _Refused(f"dtype byte order {order!r}")
+            raise Refused(f"dtype byte order {order!r}")
         if dt.kind in "US":
             if not isinstance(elsize, int) or not 0 <= elsize < 2**31:
-                raise _Refused(f"dtype size {elsize!r}")
+                raise Refused(f"dtype size {elsize!r}")
             width = elsize // 4 if dt.kind == "U" else elsize
             if dt.kind == "U" and elsize % 4:
-                raise _Refused(f"unicode dtype size {elsize} (not a multiple of 4)")
+                raise Refused(f"unicode dtype size {elsize} (not a multiple of 4)")
             spec = f"{order if dt.kind == 'U' else '|'}{dt.kind}{width}"
         else:
             if elsize not in (-1, dt.itemsize):
-                raise _Refused(f"dtype size {elsize!r} for {dt}")
+                raise Refused(f"dtype size {elsize!r} for {dt}")
             spec = f"{order if order in '<>' else '='}{dt.kind}{dt.itemsize}"
         return np.dtype(spec).__reduce__()[2]
 
     def _array_state(self, state: object) -> tuple:
         if not isinstance(state, tuple) or len(state) not in (4, 5):
-            raise _Refused("ndarray state of an unknown layout")
+            raise Refused("ndarray state of an unknown layout")
         shape, dt, _fortran, raw = state[-4:]
-        if not _plain(dt) or not _shape_ok(shape):
-            raise _Refused("ndarray of a non-plain dtype or a bad shape")
-        nbytes = _nbytes(shape, dt)
+        if not plain_dtype(dt) or not shape_ok(shape):
+            raise Refused("ndarray of a non-plain dtype or a bad shape")
+        nbytes = declared_bytes(shape, dt)
         self._spend(nbytes)
         if dt.kind == "O":
             if not isinstance(raw, list) or len(raw) != nbytes // dt.itemsize:
-                raise _Refused("object ndarray whose items do not match its shape")
+                raise Refused("object ndarray whose items do not match its shape")
         elif not isinstance(raw, (bytes, bytearray, str)) or len(raw) != nbytes:
-            raise _Refused("ndarray whose buffer does not match its shape")
+            raise Refused("ndarray whose buffer does not match its shape")
         return state
 
     def _refuse_new(self) -> None:
-        raise _Refused("object construction (NEWOBJ/OBJ/INST)")
+        raise Refused("object construction (NEWOBJ/OBJ/INST)")
 
     def load_newobj(self) -> None:
         args = self.stack.pop()
         cls = self.stack[-1]
-        if cls not in _CONTAINERS:
+        if cls not in CONTAINERS:
             self._refuse_new()
         self.stack[-1] = cls.__new__(cls, *args)
 
@@ -348,14 +252,14 @@ class SafeUnpickler(pickle._Unpickler):  # the Python implementation: its opcode
         kwargs = self.stack.pop()
         args = self.stack.pop()
         cls = self.stack.pop()
-        if cls not in _CONTAINERS or kwargs:
+        if cls not in CONTAINERS or kwargs:
             self._refuse_new()
         self.append(cls.__new__(cls, *args))
 
     dispatch[pickle.NEWOBJ_EX[0]] = load_newobj_ex
 
     def _instantiate(self, klass: Any, args: Any) -> None:  # OBJ and INST
-        if klass not in _CONTAINERS:
+        if klass not in CONTAINERS:
             self._refuse_new()
         super()._instantiate(klass, args)
 
@@ -379,7 +283,7 @@ def _load(data: bytes, source: str, encoding: str, budget: int) -> object:
         ).load()
     except (DataError, UnicodeDecodeError):
         raise
-    except _Refused as e:
+    except Refused as e:
         raise DataError(f"{source}: refused to unpickle: {e}") from None
     except RecursionError:
         raise DataError(f"{source}: refused to unpickle: nesting too deep") from None
