@@ -58,7 +58,7 @@ CATEGORIES: tuple[tuple[str, str, str, str | None], ...] = (
     ("TAL update (on_step_end)", "", "on_step_end", "fit"),
     ("evaluation", "osan/train/epoch_selection.py", "validation_loss", "fit"),
     ("evaluation", "osan/train/epoch_selection.py", "selection_key", "fit"),
-    ("evaluation", "osan/train/trainer.py", "evaluate_run", "fit"),
+    ("evaluation", "osan/train/run_folder.py", "evaluate_run", "fit"),
     ("evaluation", "", "target_curve_point", "fit"),
     ("evaluation", "", "collect_run_artifacts", "fit"),
     ("checkpoints and I/O", "osan/train/checkpoint.py", "save_checkpoint", "fit"),

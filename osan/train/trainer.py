@@ -9,6 +9,8 @@ Guarantees:
 - atomic per-epoch checkpoints; ``resume=True`` continues a killed run and ends with the same
   metrics as an uninterrupted run of the same seed;
 - a NaN/Inf loss term stops the run naming the term and step; the last good checkpoint stays.
+
+The run folder's file names, its test metrics and :func:`load_run` are in ``run_folder.py``.
 """
 
 from __future__ import annotations
@@ -29,9 +31,7 @@ from osan.config import Config, save_config
 from osan.data.domain import Domain, SplitLoader
 from osan.eval.evaluate import (
     collect_run_artifacts,
-    predict_split,
     save_run_artifacts,
-    score_or_note,
     target_curve_point,
 )
 from osan.eval.selection import describe_selection
@@ -41,13 +41,16 @@ from osan.train.distributed import DistContext, ShardedLoader, StepFn
 from osan.train.epoch_selection import selectable, selection_key, validation_loss
 from osan.train.optim import make_optimizer
 from osan.train.preflight import finish_run, prepare
+from osan.train.run_folder import (
+    CHECKPOINT,
+    CONFIG,
+    LOG,
+    METRICS,
+    evaluate_run,
+    load_run,  # noqa: F401 (re-exported: its import path before run_folder.py)
+)
 from osan.train.runlog import NullLog, RunLog, has_tensorboard
 from osan.types import Batch
-
-CHECKPOINT = "checkpoint.pt"
-LOG = "log.jsonl"
-METRICS = "metrics.json"
-CONFIG = "config.yaml"
 
 
 class TrainingDiverged(RuntimeError):
@@ -447,35 +450,3 @@ def finish(run: Run, state: RunState) -> dict[str, Any]:
         atomic_write_json(metrics, run.out / METRICS)
         finish_run(run.out, CHECKPOINT)
     return metrics
-
-
-def evaluate_run(
-    method: Method, cfg: Config, source: Domain, target: Domain, device: torch.device | str
-) -> dict[str, Any]:
-    """Target TEST metrics at the top level (and under ``target``), source test under ``source``.
-
-    Evaluation is the only reader of target labels.
-    """
-    tgt = predict_split(method, target.split("test"), "target", device=device)
-    src = predict_split(method, source.split("test"), "source", device=device)
-    t_metrics = score_or_note(tgt, cfg.task, target.classes, "target test")
-    s_metrics = score_or_note(src, cfg.task, source.classes, "source test")
-    return {**t_metrics, "target": t_metrics, "source": s_metrics}
-
-
-def load_run(run_dir: str | Path, device: str | torch.device = "cpu") -> tuple[Config, Method, Any]:
-    """Rebuild a trained method from ``RUN/config.yaml`` and ``RUN/checkpoint.pt``.
-
-    Returns ``(config, method with the selected weights, class names or None)``.
-    """
-    from osan.config import load_config
-
-    run = Path(run_dir)
-    if not (run / CONFIG).exists():
-        raise FileNotFoundError(f"{run}: not a run folder (no {CONFIG})")
-    cfg = load_config(run / CONFIG)
-    ckpt = load_checkpoint(run / CHECKPOINT, map_location=device)
-    method = build_method(cfg, ckpt["dims"], ckpt["num_outputs"]).to(device)
-    load_state(method, ckpt["best_model"], run / CHECKPOINT)
-    method.eval()
-    return cfg, method, ckpt.get("classes")
