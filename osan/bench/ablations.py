@@ -3,9 +3,7 @@ overrides of ``osan``, the first of each the full model the tables take deltas a
 
 from __future__ import annotations
 
-from osan.bench.run_spec import (
-    Variant,
-)
+from osan.bench.run_spec import Variant
 from osan.config import TALConfig
 
 

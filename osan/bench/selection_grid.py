@@ -5,14 +5,8 @@ from __future__ import annotations
 
 import itertools
 
-from osan.bench.ablations import (
-    DDG_GRID,
-)
-from osan.bench.run_spec import (
-    MAIN_METHODS,
-    METHOD_LABELS,
-    Variant,
-)
+from osan.bench.ablations import DDG_GRID
+from osan.bench.run_spec import MAIN_METHODS, METHOD_LABELS, Variant
 
 # --------------------------------------------------------------------------- selection grid
 

@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import math
 
-from osan.bench.cells import (
-    Cell,
-    Column,
-)
+from osan.bench.cells import Cell, Column
 from osan.eval.metrics import METRIC_DIRECTIONS
 
 DIRECTION_SHORT = {

@@ -6,19 +6,8 @@ from __future__ import annotations
 import math
 
 from osan.bench import suites as S
-from osan.bench.cells import (
-    COLUMNS,
-    Cell,
-    by_benchmark,
-    directions_of,
-    in_order,
-)
-from osan.bench.table_format import (
-    MISSING,
-    ORACLE_MARK,
-    scale_of,
-    short_direction,
-)
+from osan.bench.cells import COLUMNS, Cell, by_benchmark, directions_of, in_order
+from osan.bench.table_format import MISSING, ORACLE_MARK, scale_of, short_direction
 from osan.eval.metrics import METRIC_DIRECTIONS
 
 #: The method a main suite's versus table compares with every other method.

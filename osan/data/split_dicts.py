@@ -11,12 +11,7 @@ import numpy as np
 
 from osan.data.domain import DataError, Domain, Split, data_error, finalize
 from osan.data.padding import infer_lengths
-from osan.data.pickle_fields import (
-    float_field,
-    int_field,
-    label_field,
-    string_field,
-)
+from osan.data.pickle_fields import float_field, int_field, label_field, string_field
 from osan.types import DEFAULT_MODALITIES, SPLITS, Task
 
 SPLIT_ALIASES: dict[str, str] = {"train": "train", "valid": "valid", "dev": "valid", "test": "test"}

@@ -29,11 +29,7 @@ from tqdm.auto import tqdm
 
 from osan.config import Config, save_config
 from osan.data.domain import Domain, SplitLoader
-from osan.eval.evaluate import (
-    collect_run_artifacts,
-    save_run_artifacts,
-    target_curve_point,
-)
+from osan.eval.evaluate import collect_run_artifacts, save_run_artifacts, target_curve_point
 from osan.eval.selection import describe_selection
 from osan.methods import Method, build_method
 from osan.train.checkpoint import atomic_write_json, load_checkpoint, load_state, save_checkpoint
