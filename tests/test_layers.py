@@ -6,8 +6,8 @@ function does); the implicit import of a package's ``__init__`` by an import of 
 submodules does not (``osan/methods/__init__.py`` registers the methods it imports).
 Layers, from the bottom up:
 
-    types, config, atomic, lock, schedules → data, nn, mixing, alignment → methods → eval → train
-    → bench, report → cli (and ``python -m osan``) → demo
+    types, config, config_base, atomic, lock, schedules → data, nn, mixing, alignment → methods
+    → eval → train → bench, report → cli (and ``python -m osan``) → demo
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ LAYERS: dict[str, int] = {
     "__init__": 0,  # the package itself
     "types": 0,
     "config": 0,
+    "config_base": 0,
     "atomic": 0,
     "lock": 0,
     "schedules": 0,
