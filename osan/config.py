@@ -161,7 +161,7 @@ class LossConfig:
     # OSAN's target branch: False = one dropout-free target forward that every loss and the
     # pseudo-labels share; True = dropout on the target branch as on the source, plus a second,
     # dropout-free forward of the target batch for the pseudo-labels (session 4).
-    target_dropout: bool = True
+    target_dropout: bool = False
     # OSAN+ (``osan-plus``): weight of the self-training term on the target (0 = off). A
     # student view of each target batch (a fraction ``st_mask`` of its time steps dropped)
     # learns the prediction of the clean view (no dropout, no gradient): squared error for

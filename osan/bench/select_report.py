@@ -89,6 +89,12 @@ def render_markdown(
         "",
         *summary_table(pools, diagnostics),
         "",
+        "## The picked runs per method (the table a validator's choice gives)",
+        "",
+        "Target test metrics of the run each validator picks in each pool, mean ± std over "
+        "seeds; `picked` counts the settings chosen.",
+        "",
+        *picked_tables(pools),
         "## Per method",
         "",
     ]
@@ -119,6 +125,63 @@ def render_markdown(
                 )
         out.append("")
     return "\n".join(out).rstrip() + "\n"
+
+
+#: Columns of the picked-runs table, per task.
+PICKED_METRICS = {
+    "regression": ("mae", "corr", "acc7", "acc2_non0", "f1_non0"),
+    "classification": ("precision", "recall", "f1"),
+}
+
+
+def _mean_std(metric: str, values: list[float]) -> str:
+    if not values:
+        return "–"
+    mean = sum(values) / len(values)
+    if len(values) < 2:
+        return _fmt(metric, mean)
+    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
+    return f"{_fmt(metric, mean)} ± {_fmt(metric, sd)}"
+
+
+def picked_tables(pools: list[Pool]) -> list[str]:
+    """Per (benchmark, direction): one row per (method, validator) with the mean ± std over
+    seeds of the picked runs' target test metrics (Markdown lines)."""
+    out: list[str] = []
+    sections = list(dict.fromkeys((p.benchmark, p.direction) for p in pools))
+    for bench, direction in sections:
+        group = [p for p in pools if p.benchmark == bench and p.direction == direction]
+        metrics = PICKED_METRICS.get(group[0].task, (group[0].metric,))
+        out += [
+            f"#### {bench} {direction}",
+            "",
+            "| method | validator | n | "
+            + " | ".join(_metric_title(m) for m in metrics)
+            + " | picked |",
+            "|---|---|---|" + "---|" * len(metrics) + "---|",
+        ]
+        methods = list(dict.fromkeys(p.method for p in group))
+        for method in methods:
+            mine = [p for p in group if p.method == method]
+            for name in mine[0].picks:
+                recs = []
+                for p in mine:
+                    run_id = p.picks[name].run_id
+                    recs.append(next(r for r in p.records if r["run_id"] == run_id))
+                cells = [
+                    _mean_std(m, [r["metrics"][m] for r in recs if m in r["metrics"]])
+                    for m in metrics
+                ]
+                counts: dict[str, int] = {}
+                for p in mine:
+                    v = _short_variant(p, p.picks[name].variant)
+                    counts[v] = counts.get(v, 0) + 1
+                picked = ", ".join(f"{v} ×{c}" for v, c in counts.items())
+                out.append(
+                    f"| {method} | {name} | {len(recs)} | " + " | ".join(cells) + f" | {picked} |"
+                )
+        out.append("")
+    return out
 
 
 def _clean(x: Any) -> Any:

@@ -82,3 +82,28 @@ def selection_variants(task: str, *, quick: bool = False) -> list[Variant]:
             label = f"{METHOD_LABELS[method]} ({', '.join(p[2] for p in parts)})"
             out.append(Variant(name, label, method, over))
     return out
+
+
+# --------------------------------------------------------------------------- input statistics
+
+INPUT_NORM = "input-norm"
+#: The ``input-norm`` suite: every UDA method (and Direct Transfer) with raw features and with
+#: per-domain input statistics (``encoder.input_norm``), two settings each, for ``osan select``
+#: to choose between without target labels. The oracle is not swept.
+INPUT_NORM_VALUES = ("none", "domain")
+
+
+def input_norm_variants() -> list[Variant]:
+    """Two settings per method, method-major in the paper's row order; run ids read
+    ``input-norm/<direction>/<method>-norm-<value>/seed<k>``."""
+    return [
+        Variant(
+            f"{m}-norm-{v}",
+            f"{METHOD_LABELS[m]} (input_norm = {v})",
+            m,
+            (f"encoder.input_norm={v}",),
+        )
+        for m in MAIN_METHODS
+        if m != "oracle"
+        for v in INPUT_NORM_VALUES
+    ]

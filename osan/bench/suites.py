@@ -55,9 +55,11 @@ from osan.bench.run_spec import (
 )
 from osan.bench.selection_grid import (
     _LRS,  # noqa: F401 (tests read S._LRS)
+    INPUT_NORM,
     QUICK_SELECTION_GRID,
     SELECTION,
     SELECTION_GRID,
+    input_norm_variants,
     selection_variants,
 )
 
@@ -158,6 +160,13 @@ SUITES: dict[str, Suite] = {
             ("msa", "vtc"),
         ),
         Suite(
+            INPUT_NORM,
+            "main",
+            "Every method with raw features and with per-domain input statistics (osan select)",
+            "(not in the paper)",
+            ("msa", "vtc", "cmu"),
+        ),
+        Suite(
             "selection",
             "main",
             "Hyper-parameter grids for model selection without target labels (osan select)",
@@ -209,6 +218,8 @@ def variants(suite: str, benchmark: str | Benchmark, *, quick: bool = False) -> 
     bench = benchmark_of(benchmark)
     if suite == SELECTION:
         return selection_variants(bench.task, quick=quick)
+    if suite == INPUT_NORM:
+        return input_norm_variants()
     if spec.kind == "main":
         return [Variant(m, METHOD_LABELS[m], m) for m in MAIN_METHODS]
     task = bench.task
