@@ -362,6 +362,18 @@ def test_selection_suite_is_a_grid_per_method_without_the_oracle():
     assert S.plan("selection", [1], benchmarks=["cmu"])[0].direction == "MOSEI2MOSI"
 
 
+def test_input_norm_suite_is_two_settings_per_method_without_the_oracle():
+    runs = S.plan("input-norm", [1], benchmarks=["vtc"])
+    assert {r.method for r in runs} == set(S.MAIN_METHODS) - {"oracle"}
+    for method in {r.method for r in runs}:
+        mine = [r.variant for r in runs if r.method == method]
+        assert [v.overrides for v in mine] == [
+            ("encoder.input_norm=none",),
+            ("encoder.input_norm=domain",),
+        ]
+    assert "input-norm/news2show/osan-plus-norm-domain/seed1" in {r.run_id for r in runs}
+
+
 def _bench_args(*argv):
     parser = argparse.ArgumentParser(prog="osan")
     sub = parser.add_subparsers(dest="command")
@@ -424,6 +436,22 @@ def test_osan_select_picks_by_each_validator_and_reports_oracle_and_mean(toy_ben
             assert s["scores"]["source_val"] == pytest.approx(best["meta"]["valid_loss"], rel=1e-5)
     md = (out / "selection.md").read_text()
     assert "oracle †" in md and "mean over settings" in md and "Spearman" in md
+    # the picked runs' table: per direction, the picked run's metrics (one seed: no ±)
+    for pool in report["pools"]:
+        pick = pool["picks"]["iwv"]
+        rec = records[pick["run_id"]]
+        row = next(
+            line
+            for line in md[md.index(f"#### msa {pool['direction']}") :].splitlines()
+            if line.startswith("| source-only | iwv |")
+        )
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        assert cells[2] == "1"  # n seeds
+        assert (
+            cells[3] == f"{rec['metrics']['mae']:.3f}"
+            and cells[4] == f"{rec['metrics']['corr']:.3f}"
+        )
+        assert cells[-1] == f"{pick['variant'].removeprefix('source-only-')} ×1"
 
 
 def test_osan_select_reads_no_target_label(toy_bench):
