@@ -2,6 +2,7 @@
 the residual gated fusion, the reversal after DDG, dropout-free pseudo-labels, the label-shift
 weights and OSAN+'s self-training term."""
 
+from copy import deepcopy
 from dataclasses import replace
 
 import torch
@@ -9,6 +10,7 @@ import torch
 from osan.bench.suites import variants
 from osan.methods import build_method
 from osan.train.trainer import describe_dims
+from osan.types import StepOutput
 from tests.methods.test_baselines import batches, cfg_for, train_steps
 
 
@@ -117,6 +119,59 @@ def test_the_step_hands_tal_rows_to_on_step_end_and_keeps_nothing_on_the_method(
     m.on_step_end(out, gather=lambda x: seen.append(x) or x)
     assert int(m.tal.num_updates) == 1
     assert len(seen) == 2 * len(m.modalities)  # every row set went through ``gather``
+
+
+def _fake_all_gather(shards):
+    """A stand-in for ``DistContext.gather_rows`` over ranks whose TAL rows are ``shards``
+    (one ``(h_s, h_t)`` per rank): given a rank's tensor, the same tensor of every rank, in rank
+    order."""
+    where = {
+        id(x): (side, mod)
+        for rows in shards
+        for side, by_mod in enumerate(rows)
+        for mod, x in by_mod.items()
+    }
+
+    def gather(x):
+        side, mod = where[id(x)]
+        return torch.cat([rows[side][mod] for rows in shards])
+
+    return gather
+
+
+def test_tal_update_on_gathered_rows_equals_one_process_update_on_the_whole_batch():
+    """Under DDP, each rank's closed-form TAL update reads the all-gather of every rank's rows:
+    with a stand-in gather over 2 ranks, each rank's TAL state equals one process's updated on
+    the concatenated rows, after each of 2 updates (running statistics carried over); an update
+    on the rank's own rows alone does not."""
+    m, _, s, t = _osan("tal.solver=closed_form")
+    whole = m.training_step(s, t, 0.5).tal_rows
+    noise = torch.Generator().manual_seed(0)
+    batches = [
+        whole,
+        tuple({k: x + torch.randn(x.shape, generator=noise) for k, x in h.items()} for h in whole),
+    ]
+    one, alone = deepcopy(m), deepcopy(m)
+    ranks = [deepcopy(m) for _ in range(2)]
+    half = t.size // 2
+    for rows in batches:
+        one.on_step_end(StepOutput(torch.zeros(()), tal_rows=rows))
+        shards = [
+            tuple({k: x[r * half : (r + 1) * half] for k, x in h.items()} for h in rows)
+            for r in range(2)
+        ]
+        gather = _fake_all_gather(shards)
+        for rank, own in zip(ranks, shards, strict=True):
+            rank.on_step_end(StepOutput(torch.zeros(()), tal_rows=own), gather=gather)
+        alone.on_step_end(StepOutput(torch.zeros(()), tal_rows=shards[0]))
+        want = one.tal.state_dict()
+        assert int(want["num_updates"]) >= 1
+        for rank in ranks:
+            got = rank.tal.state_dict()
+            for k, v in want.items():
+                torch.testing.assert_close(got[k], v, rtol=1e-12, atol=1e-12, msg=k)
+        own_only = alone.tal.state_dict()
+        assert not all(torch.allclose(own_only[k], v, atol=1e-4) for k, v in want.items())
 
 
 def _target_embeddings(m, s, t, torch_seed):
