@@ -162,6 +162,12 @@ class LossConfig:
     # pseudo-labels share; True = dropout on the target branch as on the source, plus a second,
     # dropout-free forward of the target batch for the pseudo-labels (session 4).
     target_dropout: bool = False
+    # L_adv conditioned on the model's predictions (CDAN's randomised multilinear map of the
+    # aligned features and the predicted distribution; regression: ``condition_bins`` soft
+    # bins of the score); DDG then mixes the conditioned rows. "none" = marginal alignment.
+    condition: Literal["none", "cdan"] = "none"
+    condition_dim: int = ranged(1024, lo=1)
+    condition_bins: int = ranged(7, lo=2)
     # OSAN+ (``osan-plus``): weight of the self-training term on the target (0 = off). A
     # student view of each target batch (a fraction ``st_mask`` of its time steps dropped)
     # learns the prediction of the clean view (no dropout, no gradient): squared error for

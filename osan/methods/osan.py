@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from osan.alignment.adversarial import domain_adversarial_loss
+from osan.alignment.conditioning import RandomizedMultilinear, prediction_condition
 from osan.alignment.label_shift import LabelShiftWeights
 from osan.alignment.mmd import mk_mmd
 from osan.alignment.pairing import pair_indices
@@ -67,6 +68,11 @@ class OSAN(Method):
             self.tal_gate = nn.Parameter(torch.tensor(float(cfg.tal.gate_init)))
         self.head = self.make_head(self.feature_dim, norm=not self.residual)
         dim = self.align_dim
+        self.condition = None
+        if cfg.loss.condition == "cdan" and cfg.loss.adv:
+            k = num_outputs if cfg.task == "classification" else cfg.loss.condition_bins
+            self.condition = RandomizedMultilinear(dim, k, cfg.loss.condition_dim, seed=cfg.seed)
+            dim = cfg.loss.condition_dim  # the discriminator and DDG see T(a, g)
         self.label_shift = None
         if cfg.loss.label_shift == "iw" and cfg.loss.adv:
             self.label_shift = LabelShiftWeights(cfg.task, num_outputs)
@@ -245,6 +251,7 @@ class OSAN(Method):
             (needs_pairs and self.cfg.tal.pairing == "pseudo_label")
             or self.label_shift is not None
             or loss_cfg.self_train > 0
+            or self.condition is not None
         )
         z_t = None
         if shared and (needs_pred or loss_cfg.mmd_on == "hidden"):
@@ -275,7 +282,12 @@ class OSAN(Method):
         if self.discriminator is not None:
             if pair is None:
                 pair = torch.arange(len(f_t))
-            terms["adv"] = self.adversarial_loss(a_s, a_t, pair, progress, weight)
+            d_s, d_t = a_s, a_t
+            if self.condition is not None:  # CDAN: align features jointly with predictions
+                bins = loss_cfg.condition_bins
+                d_s = self.condition(a_s, prediction_condition(pred_s, self.task, bins))
+                d_t = self.condition(a_t, prediction_condition(pred_t, self.task, bins))
+            terms["adv"] = self.adversarial_loss(d_s, d_t, pair, progress, weight)
         if loss_cfg.dis:
             m_s, m_t = {"align": (a_s, a_t), "features": (f_s, f_t), "hidden": (z_s, z_t)}[
                 loss_cfg.mmd_on

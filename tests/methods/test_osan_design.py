@@ -241,3 +241,21 @@ def test_mmd_on_chooses_what_l_dis_compares():
             values[where] = m.training_step(s, t, 0.5).logs["dis"]
         assert abs(values[where] - float(expected)) < 1e-5, where
     assert len({round(v, 6) for v in values.values()}) == 3
+
+
+def test_cdan_condition_feeds_the_discriminator_features_times_predictions():
+    from osan.alignment.conditioning import prediction_condition
+
+    g = prediction_condition(torch.tensor([-3.0, 0.1, 2.9]), "regression", bins=7)
+    torch.testing.assert_close(g.sum(-1), torch.ones(3))
+    assert g.argmax(-1).tolist() == [0, 3, 6]  # the bin nearest the score
+    m, cfg, s, t = _osan("loss.condition=cdan", "loss.condition_dim=32")
+    assert m.discriminator.net[0].in_features == 32
+    seen = []
+    hook = m.discriminator.register_forward_hook(lambda mod, args, out: seen.append(args[0]))
+    out = m.training_step(s, t, 0.5)
+    hook.remove()
+    assert torch.isfinite(out.loss) and "adv" in out.logs
+    assert seen[0].shape[-1] == 32
+    plain, _, _, _ = _osan()
+    assert plain.condition is None
