@@ -7,6 +7,7 @@ Python's salted ``hash``.
 
 from __future__ import annotations
 
+import dataclasses
 import zlib
 from collections.abc import Mapping, Sequence
 
@@ -233,3 +234,11 @@ def sample_lengths(
         returns: (n,) int64
     """
     return np.clip(np.rint(rng.normal(mean, sd, size=n)), low, high).astype(np.int64)
+
+
+def check_knobs(cls: type, kind: str, knobs: dict[str, object]) -> None:
+    """Raise ``TypeError`` naming every knob of ``knobs`` that dataclass ``cls`` lacks."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(knobs) - names)
+    if unknown:
+        raise TypeError(f"unknown {kind} shift knob(s) {unknown}; known: {sorted(names)}")

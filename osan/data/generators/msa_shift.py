@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, fields, replace
 from typing import Literal
 
+from osan.data.generators import common
+
 
 @dataclass(frozen=True)
 class MSAShift:
@@ -66,10 +68,7 @@ class MSAShift:
 
 
 def make_shift(**shift_kw: object) -> MSAShift:
-    names = {f.name for f in fields(MSAShift)}
-    unknown = sorted(set(shift_kw) - names)
-    if unknown:
-        raise TypeError(f"unknown msa shift knob(s) {unknown}; known: {sorted(names)}")
+    common.check_knobs(MSAShift, "msa", shift_kw)
     if shift_kw.get("dims", "same") not in ("mmsa", "same"):
         raise ValueError(f"dims must be 'mmsa' or 'same', got {shift_kw['dims']!r}")
     return MSAShift(**shift_kw)  # type: ignore[arg-type]

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
 
+from osan.data.generators import common
+
 
 @dataclass(frozen=True)
 class VTCShift:
@@ -47,8 +49,5 @@ class VTCShift:
 
 
 def make_shift(**shift_kw: object) -> VTCShift:
-    names = {f.name for f in fields(VTCShift)}
-    unknown = sorted(set(shift_kw) - names)
-    if unknown:
-        raise TypeError(f"unknown vtc shift knob(s) {unknown}; known: {sorted(names)}")
+    common.check_knobs(VTCShift, "vtc", shift_kw)
     return VTCShift(**shift_kw)  # type: ignore[arg-type]
