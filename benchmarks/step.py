@@ -308,7 +308,7 @@ def components(cfg, dims, batch: int, repeats: int, compile_ddg: bool = False) -
     torch.manual_seed(0)
     osan = build_method(cfg, dims, 1)
     osan.train()
-    d = osan.align_dim  # what the discriminator, DDG and MK-MMD see
+    d = osan.adv_dim  # what the discriminator and DDG see
     g = torch.Generator().manual_seed(0)
     s = torch.randn(batch, d, generator=g, requires_grad=True)  # (B, D)
     t = torch.randn(batch, d, generator=g, requires_grad=True)  # (B, D)

@@ -165,7 +165,7 @@ class LossConfig:
     # L_adv conditioned on the model's predictions (CDAN's randomised multilinear map of the
     # aligned features and the predicted distribution; regression: ``condition_bins`` soft
     # bins of the score); DDG then mixes the conditioned rows. "none" = marginal alignment.
-    condition: Literal["none", "cdan"] = "none"
+    condition: Literal["none", "cdan"] = "cdan"
     condition_dim: int = ranged(1024, lo=1)
     condition_bins: int = ranged(7, lo=2)
     # OSAN+ (``osan-plus``): weight of the self-training term on the target (0 = off). A

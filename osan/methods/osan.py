@@ -106,6 +106,12 @@ class OSAN(Method):
             return self.tal.out_dim
         return self.feature_dim
 
+    @property
+    def adv_dim(self) -> int:
+        """Width of what the discriminator and DDG see: T(a, g) under ``loss.condition=cdan``,
+        else the aligned representation (``align_dim``)."""
+        return self.align_dim if self.condition is None else self.condition.out_dim
+
     def represent(self, h: dict[str, Tensor], domain: str) -> tuple[Tensor, Tensor]:
         """The representation the heads read, and the one the domain losses align.
 

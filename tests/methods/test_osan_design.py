@@ -48,7 +48,7 @@ def _generator_grads(reverse):
     torch.manual_seed(0)  # same initial weights for both placements
     m, _, _, _ = _osan(f"ddg.reverse={reverse}", seed=3)
     m.eval()  # no dropout: both placements compute the same forward values
-    f_s, f_t = torch.randn(16, m.align_dim), torch.randn(16, m.align_dim)
+    f_s, f_t = torch.randn(16, m.adv_dim), torch.randn(16, m.adv_dim)
     loss = m.adversarial_loss(f_s, f_t, torch.arange(16), progress=1.0)
     loss.backward()
     return loss.detach(), [p.grad.clone() for p in m.generator.parameters() if p.grad is not None]
@@ -99,7 +99,9 @@ def test_align_on_tal_aligns_the_ungated_tal_block_while_the_head_reads_both():
     f, a = m.represent(m.encoder(s, "source"), "source")
     assert f.shape[1] == m.feature_dim and a.shape[1] == m.tal.out_dim
     assert a.abs().sum() > 0  # not gated: alignment acts from the first step
-    assert m.discriminator.net[0].in_features == m.tal.out_dim
+    assert m.discriminator.net[0].in_features == m.adv_dim == m.cfg.loss.condition_dim
+    plain, _, _, _ = _osan("loss.align_on=tal", "loss.condition=none")
+    assert plain.discriminator.net[0].in_features == plain.adv_dim == plain.tal.out_dim
 
 
 def test_the_step_hands_tal_rows_to_on_step_end_and_keeps_nothing_on_the_method():
@@ -257,5 +259,5 @@ def test_cdan_condition_feeds_the_discriminator_features_times_predictions():
     hook.remove()
     assert torch.isfinite(out.loss) and "adv" in out.logs
     assert seen[0].shape[-1] == 32
-    plain, _, _, _ = _osan()
+    plain, _, _, _ = _osan("loss.condition=none")
     assert plain.condition is None
