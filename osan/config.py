@@ -294,12 +294,21 @@ METHOD_TASK_PRESETS: dict[tuple[str, str], dict[str, Any]] = {
 }
 
 
+#: Keys added after runs were already saved, with the value that reproduces a run saved before
+#: the key existed (listed where it differs from today's default). A run folder's
+#: ``config.yaml`` holds the whole resolved config, so a key it lacks is one it predates.
+INTRODUCED_KEYS: dict[str, dict[str, Any]] = {
+    "loss": {"target_dropout": True, "condition": "none"},  # session 5
+}
+
+
 def load_config(
     path: str | Path | None = None,
     overrides: list[str] | dict[str, Any] | None = None,
     *,
     task: str | None = None,
     base: dict[str, Any] | None = None,
+    saved: bool = False,
     **top: Any,
 ) -> Config:
     """Resolve a :class:`Config` from defaults, the task preset, a YAML file and overrides.
@@ -307,6 +316,8 @@ def load_config(
     ``top`` sets top-level keys (``method=``, ``seed=``, ...); ``None`` values are ignored.
     ``base`` (a resolved config's ``to_dict()``) replaces the defaults and presets as the
     starting point (``osan train --resume``: the run's own config, changed by the command).
+    ``saved``: ``path`` is a run folder's saved ``config.yaml``; keys it predates take their
+    :data:`INTRODUCED_KEYS` values, so an older run reloads as it was trained.
     """
     data: dict[str, Any] = dict(base or {})
     if path is not None:
@@ -328,6 +339,8 @@ def load_config(
             raise ConfigError(f"{path}: invalid YAML ({yaml_problem(e)})") from None
         if not isinstance(loaded, dict):
             raise ConfigError(f"{path}: top level must be a mapping")
+        if saved:
+            loaded = merge_dicts(INTRODUCED_KEYS, loaded)
         data = merge_dicts(data, loaded)
     if overrides:
         over = overrides if isinstance(overrides, dict) else parse_overrides(overrides)

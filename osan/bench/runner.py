@@ -107,7 +107,7 @@ def _can_resume(run_dir: Path, cfg: Config) -> bool:
     if not (run_dir / "checkpoint.pt").exists() or not (run_dir / "config.yaml").exists():
         return False
     try:
-        return settings_hash(load_config(run_dir / "config.yaml")) == settings_hash(cfg)
+        return settings_hash(load_config(run_dir / "config.yaml", saved=True)) == settings_hash(cfg)
     except (ConfigError, OSError, ValueError):
         return False
 

@@ -22,7 +22,7 @@ def _open_run(args: argparse.Namespace):
     if not (args.run / "config.yaml").is_file():
         raise UsageError(f"--run {args.run}: not a run folder (no config.yaml)")
     dims = load_checkpoint(args.run / "checkpoint.pt")["dims"]
-    cfg = load_config(args.run / "config.yaml")
+    cfg = load_config(args.run / "config.yaml", saved=True)
     domain = load_data(args.data, args, task=cfg.task)
     split = domain.split(args.split)
     check_data_against_run(dims, domain, args.domain, args.run, str(args.data))

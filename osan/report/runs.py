@@ -199,7 +199,7 @@ def _train_record(path: Path) -> dict[str, Any]:
         if not (path / name).is_file():
             raise ReportError(f"{path}: no {name} (not a finished `osan train --out` folder)")
     try:
-        cfg = load_config(path / "config.yaml")
+        cfg = load_config(path / "config.yaml", saved=True)
         metrics = json.loads((path / "metrics.json").read_text())
     except (ConfigError, ValueError, OSError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__

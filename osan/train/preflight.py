@@ -194,7 +194,7 @@ def resume_config(
     saved_path = Path(run) / "config.yaml"
     if not saved_path.is_file():
         return None
-    saved = load_config(saved_path)
+    saved = load_config(saved_path, saved=True)
     return load_config(config_file, overrides, base=saved.to_dict(), **top)
 
 
@@ -207,7 +207,7 @@ def check_same_run(out: Path, cfg: Config, fingerprint: dict[str, Any]) -> list[
     notes = []
     saved_path = out / "config.yaml"
     if saved_path.is_file():
-        saved = load_config(saved_path)
+        saved = load_config(saved_path, saved=True)
         diffs = config_differences(saved, cfg)
         epochs = [d for d in diffs if d[0] == "optim.epochs"]
         others = [d for d in diffs if d[0] != "optim.epochs"]

@@ -45,7 +45,7 @@ def load_run(run_dir: str | Path, device: str | torch.device = "cpu") -> tuple[C
     run = Path(run_dir)
     if not (run / CONFIG).exists():
         raise FileNotFoundError(f"{run}: not a run folder (no {CONFIG})")
-    cfg = load_config(run / CONFIG)
+    cfg = load_config(run / CONFIG, saved=True)
     ckpt = load_checkpoint(run / CHECKPOINT, map_location=device)
     method = build_method(cfg, ckpt["dims"], ckpt["num_outputs"]).to(device)
     load_state(method, ckpt["best_model"], run / CHECKPOINT)

@@ -261,3 +261,27 @@ def test_cdan_condition_feeds_the_discriminator_features_times_predictions():
     assert seen[0].shape[-1] == 32
     plain, _, _, _ = _osan("loss.condition=none")
     assert plain.condition is None
+
+
+def test_a_run_saved_before_the_session5_keys_reloads_as_it_was_trained(tmp_path):
+    """A run folder whose config.yaml predates loss.condition / loss.target_dropout (their
+    defaults changed when they were added) reloads with the behaviour it was trained with."""
+    import yaml
+
+    from osan.config import load_config
+    from osan.train.run_folder import load_run
+    from osan.train.trainer import fit
+    from tests.helpers import toy_domains
+
+    src, tgt = toy_domains(n=48)
+    old = ("loss.condition=none", "loss.target_dropout=true", "optim.epochs=1")
+    fit(cfg_for("osan", *old), src, tgt, tmp_path, progress=False)
+    path = tmp_path / "config.yaml"
+    saved = yaml.safe_load(path.read_text())
+    del saved["loss"]["condition"], saved["loss"]["target_dropout"]
+    path.write_text(yaml.safe_dump(saved))
+    assert load_config(path).loss.condition == "cdan"  # a user's YAML: today's defaults
+    cfg = load_config(path, saved=True)
+    assert (cfg.loss.condition, cfg.loss.target_dropout) == ("none", True)
+    cfg, method, _ = load_run(tmp_path)  # the checkpoint's weights fit the rebuilt model
+    assert method.condition is None
