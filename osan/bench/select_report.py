@@ -9,7 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from osan.bench import suites as S
+from osan.bench.cells import COLUMNS, aggregate
 from osan.bench.select_picks import Pool, summarize
+from osan.bench.table_format import fmt_mean_std
 from osan.bench.tables import data_lines
 from osan.eval.metrics import METRIC_DIRECTIONS
 
@@ -127,58 +129,39 @@ def render_markdown(
     return "\n".join(out).rstrip() + "\n"
 
 
-#: Columns of the picked-runs table, per task.
-PICKED_METRICS = {
-    "regression": ("mae", "corr", "acc7", "acc2_non0", "f1_non0"),
-    "classification": ("precision", "recall", "f1"),
-}
-
-
-def _mean_std(metric: str, values: list[float]) -> str:
-    if not values:
-        return "–"
-    mean = sum(values) / len(values)
-    if len(values) < 2:
-        return _fmt(metric, mean)
-    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
-    return f"{_fmt(metric, mean)} ± {_fmt(metric, sd)}"
-
-
 def picked_tables(pools: list[Pool]) -> list[str]:
     """Per (benchmark, direction): one row per (method, validator) with the mean ± std over
-    seeds of the picked runs' target test metrics (Markdown lines)."""
+    seeds of the picked runs' target test metrics, in the bench tables' columns and format
+    (:func:`osan.bench.cells.aggregate`, :func:`osan.bench.table_format.fmt_mean_std`)."""
     out: list[str] = []
     sections = list(dict.fromkeys((p.benchmark, p.direction) for p in pools))
     for bench, direction in sections:
         group = [p for p in pools if p.benchmark == bench and p.direction == direction]
-        metrics = PICKED_METRICS.get(group[0].task, (group[0].metric,))
+        cols = COLUMNS[group[0].task]
         out += [
             f"#### {bench} {direction}",
             "",
-            "| method | validator | n | "
-            + " | ".join(_metric_title(m) for m in metrics)
-            + " | picked |",
-            "|---|---|---|" + "---|" * len(metrics) + "---|",
+            "| method | validator | n | " + " | ".join(c.title for c in cols) + " | picked |",
+            "|---|---|---|" + "---|" * len(cols) + "---|",
         ]
-        methods = list(dict.fromkeys(p.method for p in group))
-        for method in methods:
+        for method in dict.fromkeys(p.method for p in group):
             mine = [p for p in group if p.method == method]
             for name in mine[0].picks:
-                recs = []
-                for p in mine:
-                    run_id = p.picks[name].run_id
-                    recs.append(next(r for r in p.records if r["run_id"] == run_id))
-                cells = [
-                    _mean_std(m, [r["metrics"][m] for r in recs if m in r["metrics"]])
-                    for m in metrics
+                picks = [p.picks[name] for p in mine]
+                recs = [
+                    next(r for r in p.records if r["run_id"] == pick.run_id)
+                    for p, pick in zip(mine, picks, strict=True)
                 ]
+                # one cell over the seeds, whichever setting each seed's pick has
+                (cell,) = aggregate([{**r, "variant": method} for r in recs])
+                cells = [" / ".join(fmt_mean_std(cell, k, col) for k in col.keys) for col in cols]
                 counts: dict[str, int] = {}
-                for p in mine:
-                    v = _short_variant(p, p.picks[name].variant)
+                for p, pick in zip(mine, picks, strict=True):
+                    v = _short_variant(p, pick.variant)
                     counts[v] = counts.get(v, 0) + 1
                 picked = ", ".join(f"{v} ×{c}" for v, c in counts.items())
                 out.append(
-                    f"| {method} | {name} | {len(recs)} | " + " | ".join(cells) + f" | {picked} |"
+                    f"| {method} | {name} | {cell.n} | " + " | ".join(cells) + f" | {picked} |"
                 )
         out.append("")
     return out
