@@ -259,18 +259,13 @@ class OSAN(Method):
             or loss_cfg.self_train > 0
             or self.condition is not None
         )
-        z_t = None
-        if shared and (needs_pred or loss_cfg.mmd_on == "hidden"):
-            with no_dropout(self.head):
-                z_t = self.head.hidden(f_t)  # (B, hidden), dropout-free
-        elif loss_cfg.mmd_on == "hidden":
-            z_t = self.head.hidden(f_t)
+        z_t = None  # the head's hidden layer on the target (dropout-free when shared)
+        if (shared and needs_pred) or loss_cfg.mmd_on == "hidden":
+            with no_dropout(self.head) if shared else nullcontext():
+                z_t = self.head.hidden(f_t)  # (B, hidden)
         pred_t = None  # target predictions without dropout and without gradient
         if needs_pred:
-            if shared:
-                pred_t = self.head.output(z_t).detach()
-            else:
-                pred_t = self.clean_predict(tgt, "target")
+            pred_t = self.head.output(z_t).detach() if shared else self.clean_predict(tgt, "target")
         if needs_pairs:
             pair = self.pair(h_s, h_t, pred_t, src.label)
         if self.tal is not None:
