@@ -17,6 +17,18 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
+def _add_run_data_opts(p: argparse.ArgumentParser, out: bool = False) -> None:
+    """A trained run applied to a data file (``osan eval``, ``osan predict``)."""
+    p.add_argument("--run", required=True, type=Path)
+    p.add_argument("--data", required=True, type=Path)
+    if out:
+        p.add_argument("--out", required=True, type=Path)
+    p.add_argument("--split", default="test")
+    p.add_argument("--domain", choices=["source", "target"], default="target")
+    p.add_argument("--device", default="cpu")
+    _add_data_opts(p)
+
+
 def _add_data_opts(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--nan-policy",
@@ -103,21 +115,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_select_parser(sub)
 
     ev = sub.add_parser("eval", help="metrics of a trained run on a data file")
-    ev.add_argument("--run", required=True, type=Path)
-    ev.add_argument("--data", required=True, type=Path)
-    ev.add_argument("--split", default="test")
-    ev.add_argument("--domain", choices=["source", "target"], default="target")
-    ev.add_argument("--device", default="cpu")
-    _add_data_opts(ev)
+    _add_run_data_opts(ev)
 
     pr = sub.add_parser("predict", help="one prediction per sample id (labels not needed)")
-    pr.add_argument("--run", required=True, type=Path)
-    pr.add_argument("--data", required=True, type=Path)
-    pr.add_argument("--out", required=True, type=Path)
-    pr.add_argument("--split", default="test")
-    pr.add_argument("--domain", choices=["source", "target"], default="target")
-    pr.add_argument("--device", default="cpu")
-    _add_data_opts(pr)
+    _add_run_data_opts(pr, out=True)
 
     rep = sub.add_parser(
         "report",
