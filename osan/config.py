@@ -179,6 +179,11 @@ class LossConfig:
     st_warmup: float = ranged(0.2, lo=0.0, hi=1.0)
     # Regression: the self-training term compares batch-centred views (cannot move the mean).
     st_center: bool = False
+    # What the student view learns: "model" = the model's own clean prediction (no dropout, no
+    # gradient); "ema" = the prediction of a mean teacher, the running average of the model's
+    # weights with decay ``st_ema`` (osan/nn/ema.py).
+    st_teacher: Literal["model", "ema"] = "model"
+    st_ema: float = ranged(0.99, lo=0.0, hi=1.0, hi_open=True)
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from osan.methods.dann import adversarial_terms
 from osan.mixing.ddg import DynamicDomainGenerator, Generated
 from osan.mixing.mixup import MixupGenerator
 from osan.nn.discriminator import DomainDiscriminator
+from osan.nn.ema import ParameterEMA
 from osan.nn.grl import grad_reverse
 from osan.nn.modes import no_dropout
 from osan.schedules import grl_coeff
@@ -89,6 +90,12 @@ class OSAN(Method):
                 self.generator = MixupGenerator(
                     heads=cfg.ddg.heads, lam=None, alpha=cfg.ddg.mixup_alpha
                 )
+        self.ema: ParameterEMA | None = None
+        if cfg.loss.self_train > 0 and cfg.loss.st_teacher == "ema":
+            # the mean teacher averages what predicts: encoders, TAL's norms and gate, head
+            domain_side = ("discriminator.", "generator.", "condition.")
+            names = [n for n, _ in self.named_parameters() if not n.startswith(domain_side)]
+            self.ema = ParameterEMA(self, names, cfg.loss.st_ema)
         self.register_buffer("steps_done", torch.zeros((), dtype=torch.long))
 
     @property
@@ -242,6 +249,10 @@ class OSAN(Method):
     def training_step(self, src: Batch, tgt: Batch, progress: float) -> StepOutput:
         loss_cfg = self.cfg.loss
         shared = not loss_cfg.target_dropout  # one dropout-free target forward for everything
+        teacher = None  # OSAN+ with a mean teacher: its prediction, before any kept graph
+        if self.ema is not None:
+            with self.ema.swapped(self):
+                teacher = self.clean_predict(tgt, "target")
         h_s = self.encoder(src, "source")  # {m: (B, E_m)}
         with no_dropout(self.encoder) if shared else nullcontext():
             h_t = self.encoder(tgt, "target")  # {m: (B, E_m)}
@@ -301,7 +312,11 @@ class OSAN(Method):
             view = drop_time_steps(tgt, loss_cfg.st_mask, self.rng)
             student = self.head(self.features(view, "target"))
             terms["st"] = self_training_loss(
-                student, pred_t, self.task, loss_cfg.st_threshold, loss_cfg.st_center
+                student,
+                pred_t if teacher is None else teacher,
+                self.task,
+                loss_cfg.st_threshold,
+                loss_cfg.st_center,
             )
             ramp = min(1.0, progress / loss_cfg.st_warmup) if loss_cfg.st_warmup > 0 else 1.0
             weights["st"] = loss_cfg.self_train * ramp
@@ -317,8 +332,11 @@ class OSAN(Method):
 
         Runs after the optimiser step so that the projections used in the backward pass
         are not modified in place. ``gather`` maps the rows of this process to the rows the
-        update's statistics are computed on (under DDP, every rank's: the loop passes it)."""
+        update's statistics are computed on (under DDP, every rank's: the loop passes it).
+        The mean teacher (``loss.st_teacher=ema``) averages the weights just stepped."""
         self.steps_done += 1
+        if self.ema is not None:
+            self.ema.update(self)
         every = self.cfg.tal.update_every
         if self.tal is not None and out.tal_rows is not None:
             step = int(self.steps_done)

@@ -7,6 +7,7 @@ from dataclasses import replace
 
 import torch
 
+import osan.methods.osan as osan_module
 from osan.bench.suites import variants
 from osan.methods import build_method
 from osan.train.trainer import describe_dims
@@ -285,3 +286,30 @@ def test_a_run_saved_before_the_session5_keys_reloads_as_it_was_trained(tmp_path
     assert (cfg.loss.condition, cfg.loss.target_dropout) == ("none", True)
     cfg, method, _ = load_run(tmp_path)  # the checkpoint's weights fit the rebuilt model
     assert method.condition is None
+
+
+def test_osan_plus_with_a_mean_teacher_learns_the_averaged_models_prediction(monkeypatch):
+    """``loss.st_teacher=ema``: the student view's target is the clean prediction (eval mode,
+    no gradient) of the running average of the weights, which follows the steps; the
+    domain side (discriminator, DDG) is not averaged; ``osan-plus`` by default has none."""
+    m, cfg, s, t = _osan("loss.st_teacher=ema", "loss.st_ema=0.9", method="osan-plus")
+    assert m.ema is not None and not any(n.startswith("discriminator") for n in m.ema.names)
+    assert _osan(method="osan-plus")[0].ema is None
+    train_steps(m, cfg, s, t, 3)
+    assert int(m.ema.updates) == 3
+    weights = dict(m.named_parameters())
+    assert not torch.equal(m.ema.average("head.net.4.weight"), weights["head.net.4.weight"])
+    with m.ema.swapped(m):
+        expected = m.clean_predict(t, "target")
+    assert not torch.allclose(expected, m.clean_predict(t, "target"))  # not the model's own
+    seen = []
+    real = osan_module.self_training_loss
+    monkeypatch.setattr(
+        osan_module,
+        "self_training_loss",
+        lambda student, teacher, *a: seen.append(teacher) or real(student, teacher, *a),
+    )
+    m.training_step(s, t, 0.5)
+    (teacher,) = seen
+    torch.testing.assert_close(teacher, expected)
+    assert not teacher.requires_grad
