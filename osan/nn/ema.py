@@ -1,7 +1,8 @@
 """An exponential moving average of a module's parameters (the mean teacher).
 
 Mean teacher (Tarvainen & Valpola, NeurIPS 2017): a teacher whose weights are the running
-average of the student's, θ'_t = d_t · θ'_{t−1} + (1 − d_t) · θ_t with d_t = min(d, (t+1)/(t+10)),
+average of the student's, θ'_t = d_t · θ'_{t−1} + (1 − d_t) · θ_t with d_t = min(d, 1 − 1/(t+1))
+(the paper's ramp: the average of all steps so far until that is older than the decay allows),
 gives targets that change more slowly than the student's own clean predictions. OSAN+ uses it
 with ``loss.st_teacher=ema``. The averages are buffers of this module, so they follow the
 model across devices and live in its checkpoint; the averaged parameters are named, not held,
@@ -47,9 +48,10 @@ class ParameterEMA(nn.Module):
         return getattr(self, _key(name))
 
     def current_decay(self) -> float:
-        """d_t = min(d, (t + 1) / (t + 10)): early averages follow the student closely."""
+        """d_t = min(d, 1 − 1/(t + 1)): the plain mean of the first 1/(1 − d) steps' weights,
+        then the exponential average (update t = 0 copies the weights)."""
         t = int(self.updates)
-        return min(self.decay, (t + 1) / (t + 10))
+        return min(self.decay, 1.0 - 1.0 / (t + 1))
 
     @torch.no_grad()
     def update(self, model: nn.Module) -> None:
