@@ -179,6 +179,9 @@ class LossConfig:
     st_warmup: float = ranged(0.2, lo=0.0, hi=1.0)
     # Regression: the self-training term compares batch-centred views (cannot move the mean).
     st_center: bool = False
+    # Regression: ... and each divided by its batch standard deviation (cannot move the spread
+    # either: the views are asked to agree in order, L_st = 2·(1 − corr)).
+    st_scale: bool = False
     # What the student view learns: "model" = the model's own clean prediction (no dropout, no
     # gradient); "ema" = the prediction of a mean teacher, the running average of the model's
     # weights with decay ``st_ema`` (osan/nn/ema.py).

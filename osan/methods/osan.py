@@ -317,6 +317,7 @@ class OSAN(Method):
                 self.task,
                 loss_cfg.st_threshold,
                 loss_cfg.st_center,
+                loss_cfg.st_scale,
             )
             ramp = min(1.0, progress / loss_cfg.st_warmup) if loss_cfg.st_warmup > 0 else 1.0
             weights["st"] = loss_cfg.self_train * ramp

@@ -313,3 +313,17 @@ def test_osan_plus_with_a_mean_teacher_learns_the_averaged_models_prediction(mon
     (teacher,) = seen
     torch.testing.assert_close(teacher, expected)
     assert not teacher.requires_grad
+
+
+def test_the_st_centre_and_scale_settings_reach_the_self_training_term(monkeypatch):
+    seen = []
+    real = osan_module.self_training_loss
+    monkeypatch.setattr(
+        osan_module,
+        "self_training_loss",
+        lambda *a: seen.append(a[-2:]) or real(*a),
+    )
+    for extra in (("loss.st_scale=true",), ("loss.st_center=false",)):
+        m, _, s, t = _osan(*extra, method="osan-plus")
+        m.training_step(s, t, 0.5)
+    assert seen == [(True, True), (False, False)]  # (center, scale); regression preset centres
