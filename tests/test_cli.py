@@ -212,7 +212,20 @@ def test_gain_line_calls_a_lower_mae_better():
     assert line == "osan vs Direct Transfer: corr +0.100 (better), mae -0.100 (better)"
 
 
-def test_demo_recommends_nothing_for_regression_where_no_method_beat_direct_transfer():
+def test_demo_marks_the_recommended_method_of_each_task_and_says_where_it_comes_from(
+    tmp_path, capsys
+):
     from osan.demo import RECOMMENDED
+    from osan.demo import main as demo_main
 
-    assert RECOMMENDED == {"classification": "osan-plus", "regression": None}
+    assert RECOMMENDED == {"classification": "osan-plus", "regression": "osan"}
+
+    rc = demo_main(
+        ["--out", str(tmp_path), "--benchmarks", "msa", "--epochs", "1",
+         "--methods", "source-only", "osan"]
+    )  # fmt: skip
+    out = capsys.readouterr().out
+    assert rc == 0
+    marked = [line for line in out.splitlines() if line.endswith("<- recommended")]
+    assert len(marked) == 1 and marked[0].startswith("osan vs Direct Transfer: corr ")
+    assert "recommended from docs/results.md, not from this run: OSAN beat" in out
