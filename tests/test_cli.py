@@ -191,18 +191,28 @@ def test_kill_minus_9_then_resume_matches_uninterrupted(tmp_path, toy_files):
     assert a["target"] == b["target"] and a["source"] == b["source"]
 
 
-def test_demo_prints_each_method_next_to_direct_transfer_with_its_gain(tmp_path, capsys):
+@pytest.mark.parametrize(
+    ("bench", "method", "first_metric"), [("vtc", "osan-plus", "f1"), ("msa", "osan", "corr")]
+)
+def test_demo_prints_each_method_next_to_direct_transfer_and_marks_the_recommended_one(
+    tmp_path, capsys, bench, method, first_metric
+):
+    from osan.demo import RECOMMENDED, TASKS
     from osan.demo import main as demo_main
 
+    assert RECOMMENDED[TASKS[bench]] == method  # OSAN+ for classes, OSAN for regression
     rc = demo_main(
-        ["--out", str(tmp_path), "--benchmarks", "vtc", "--epochs", "1",
-         "--methods", "source-only", "osan-plus"]
+        ["--out", str(tmp_path), "--benchmarks", bench, "--epochs", "1",
+         "--methods", "source-only", method]
     )  # fmt: skip
     out = capsys.readouterr().out
     assert rc == 0
-    assert "| source-only" in out and "| osan-plus" in out
-    assert "osan-plus vs Direct Transfer: f1 " in out and "<- recommended" in out
-    assert (tmp_path / "vtc" / "osan-plus" / "metrics.json").exists()
+    assert "| source-only" in out and f"| {method} " in out
+    marked = [line for line in out.splitlines() if line.endswith("<- recommended")]
+    assert len(marked) == 1
+    assert marked[0].startswith(f"{method} vs Direct Transfer: {first_metric} ")
+    assert "(recommended from docs/results.md, not from this run: " in out
+    assert (tmp_path / bench / method / "metrics.json").exists()
 
 
 def test_gain_line_calls_a_lower_mae_better():
@@ -210,22 +220,3 @@ def test_gain_line_calls_a_lower_mae_better():
 
     line = gain_line("osan", {"corr": 0.5, "mae": 0.9}, {"corr": 0.4, "mae": 1.0}, "regression")
     assert line == "osan vs Direct Transfer: corr +0.100 (better), mae -0.100 (better)"
-
-
-def test_demo_marks_the_recommended_method_of_each_task_and_says_where_it_comes_from(
-    tmp_path, capsys
-):
-    from osan.demo import RECOMMENDED
-    from osan.demo import main as demo_main
-
-    assert RECOMMENDED == {"classification": "osan-plus", "regression": "osan"}
-
-    rc = demo_main(
-        ["--out", str(tmp_path), "--benchmarks", "msa", "--epochs", "1",
-         "--methods", "source-only", "osan"]
-    )  # fmt: skip
-    out = capsys.readouterr().out
-    assert rc == 0
-    marked = [line for line in out.splitlines() if line.endswith("<- recommended")]
-    assert len(marked) == 1 and marked[0].startswith("osan vs Direct Transfer: corr ")
-    assert "recommended from docs/results.md, not from this run: OSAN beat" in out
