@@ -5,6 +5,7 @@ but the summary it prints)."""
 from __future__ import annotations
 
 import math
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -155,10 +156,9 @@ def picked_tables(pools: list[Pool]) -> list[str]:
                 # one cell over the seeds, whichever setting each seed's pick has
                 (cell,) = aggregate([{**r, "variant": method} for r in recs])
                 cells = [" / ".join(fmt_mean_std(cell, k, col) for k in col.keys) for col in cols]
-                counts: dict[str, int] = {}
-                for p, pick in zip(mine, picks, strict=True):
-                    v = _short_variant(p, pick.variant)
-                    counts[v] = counts.get(v, 0) + 1
+                counts = Counter(
+                    _short_variant(p, pick.variant) for p, pick in zip(mine, picks, strict=True)
+                )
                 picked = ", ".join(f"{v} ×{c}" for v, c in counts.items())
                 out.append(
                     f"| {method} | {name} | {cell.n} | " + " | ".join(cells) + f" | {picked} |"
