@@ -187,6 +187,13 @@ class LossConfig:
     # weights with decay ``st_ema`` (osan/nn/ema.py).
     st_teacher: Literal["model", "ema"] = "model"
     st_ema: float = ranged(0.99, lo=0.0, hi=1.0, hi_open=True)
+    # Which view teaches: "clean" = the prediction without dropout (the model's or the mean
+    # teacher's); "dropped" = the model's prediction (no gradient) on a second, independently
+    # dropped view in training mode (Π-model, Laine & Aila ICLR 2017), so that neither view
+    # has more signal than the other and the term cannot ask the model to amplify its output.
+    st_views: Literal["clean", "dropped"] = "clean"
+    # Also apply the term to the source batch, where the task loss anchors the output scale.
+    st_source: bool = False
 
 
 @dataclass(frozen=True)
@@ -383,6 +390,11 @@ def validate_config(cfg: Config) -> None:
         raise ConfigError(
             f"selection={cfg.selection} applies to {list(VALIDATOR_TASKS[cfg.selection])} "
             f"only; for {cfg.task} choose from {valid}"
+        )
+    if cfg.loss.st_views == "dropped" and cfg.loss.st_teacher == "ema":
+        raise ConfigError(
+            "loss.st_views=dropped teaches with the model's own dropped view; "
+            "it cannot be combined with loss.st_teacher=ema"
         )
     if cfg.method.strip() != cfg.method or not cfg.method:
         raise ConfigError(f"method: {cfg.method!r} is not a method name")

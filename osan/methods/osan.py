@@ -157,6 +157,30 @@ class OSAN(Method):
             self.train(was_training)
 
     # -- pieces of the step ---------------------------------------------------------------
+    def consistency(self, batch: Batch, domain: str, clean: Tensor | None) -> Tensor:
+        """OSAN+'s self-training term on one batch: a dropped view (``loss.st_mask``) learns
+        the teacher's prediction. The teacher is ``clean`` (a prediction without dropout and
+        without gradient) or, with ``loss.st_views=dropped``, the model's prediction (no
+        gradient) on a second, independently dropped view.
+
+        Shape: clean (B,) or (B, K) or None -> () scalar"""
+        loss_cfg = self.cfg.loss
+        if loss_cfg.st_views == "dropped":
+            with torch.no_grad():
+                view = drop_time_steps(batch, loss_cfg.st_mask, self.rng)
+                clean = self.head(self.features(view, domain))
+        assert clean is not None
+        view = drop_time_steps(batch, loss_cfg.st_mask, self.rng)
+        student = self.head(self.features(view, domain))
+        return self_training_loss(
+            student,
+            clean,
+            self.task,
+            loss_cfg.st_threshold,
+            loss_cfg.st_center,
+            loss_cfg.st_scale,
+        )
+
     def pair(
         self, h_s: dict[str, Tensor], h_t: dict[str, Tensor], pred_t: Tensor | None, y_s: Tensor
     ) -> Tensor:
@@ -309,16 +333,11 @@ class OSAN(Method):
             )
         weights = {"adv": loss_cfg.alpha, "dis": loss_cfg.beta, "corr": self.cfg.tal.corr_weight}
         if loss_cfg.self_train > 0:
-            view = drop_time_steps(tgt, loss_cfg.st_mask, self.rng)
-            student = self.head(self.features(view, "target"))
-            terms["st"] = self_training_loss(
-                student,
-                pred_t if teacher is None else teacher,
-                self.task,
-                loss_cfg.st_threshold,
-                loss_cfg.st_center,
-                loss_cfg.st_scale,
-            )
+            terms["st"] = self.consistency(tgt, "target", pred_t if teacher is None else teacher)
+            if loss_cfg.st_source:
+                dropped = loss_cfg.st_views == "dropped"
+                clean_s = None if dropped else self.clean_predict(src, "source")
+                terms["st"] = (terms["st"] + self.consistency(src, "source", clean_s)) / 2
             ramp = min(1.0, progress / loss_cfg.st_warmup) if loss_cfg.st_warmup > 0 else 1.0
             weights["st"] = loss_cfg.self_train * ramp
         out = combine(terms, weights)
