@@ -5,6 +5,7 @@ weights and OSAN+'s self-training term."""
 from copy import deepcopy
 from dataclasses import replace
 
+import pytest
 import torch
 
 import osan.methods.osan as osan_module
@@ -327,3 +328,65 @@ def test_the_st_centre_and_scale_settings_reach_the_self_training_term(monkeypat
         m, _, s, t = _osan(*extra, method="osan-plus")
         m.training_step(s, t, 0.5)
     assert seen == [(True, True), (False, False)]  # (center, scale); regression preset centres
+
+
+def _teachers(monkeypatch, *extra):
+    """The (student, teacher) pairs the self-training term saw in one step of ``osan-plus``."""
+    seen = []
+    real = osan_module.self_training_loss
+    monkeypatch.setattr(
+        osan_module,
+        "self_training_loss",
+        lambda student, teacher, *a: seen.append((student, teacher)) or real(student, teacher, *a),
+    )
+    m, _, s, t = _osan(*extra, method="osan-plus")
+    m.training_step(s, t, 0.5)
+    return m, s, t, seen
+
+
+def test_with_dropped_views_the_teacher_is_a_second_dropped_view_not_the_clean_prediction(
+    monkeypatch,
+):
+    """``loss.st_views=dropped`` (Π-model): the teacher is the model's prediction, without
+    gradient, on its own dropped view; two draws differ from each other and from the clean
+    prediction, so neither view has more signal than the other. The default teaches with the
+    clean (dropout-free) prediction."""
+    m, _, t, seen = _teachers(monkeypatch, "loss.st_views=dropped", "loss.st_mask=0.5")
+    ((student, teacher),) = seen
+    assert not teacher.requires_grad and student.requires_grad
+    clean = m.clean_predict(t, "target")
+    assert not torch.allclose(teacher, clean)
+    assert not torch.allclose(teacher, student.detach())
+    m, _, t, seen = _teachers(monkeypatch, "loss.st_mask=0.5")
+    ((_, teacher),) = seen[-1:]
+    torch.testing.assert_close(teacher, m.clean_predict(t, "target"))
+
+
+def test_dropped_views_cannot_be_combined_with_a_mean_teacher():
+    from osan.config import ConfigError
+
+    with pytest.raises(ConfigError, match="st_views=dropped"):
+        cfg_for("osan-plus", "loss.st_views=dropped", "loss.st_teacher=ema")
+
+
+def test_st_source_adds_the_term_on_the_source_batch(monkeypatch):
+    """``loss.st_source=true``: the self-training term is also computed on the source batch
+    (student on a dropped source view, teacher the clean source prediction), and the logged
+    term is the mean of the target and source terms; by default only the target's."""
+    values = []
+    real = osan_module.self_training_loss
+    monkeypatch.setattr(
+        osan_module,
+        "self_training_loss",
+        lambda *a: values.append(real(*a).detach()) or values[-1],
+    )
+    m, _, s, t = _osan("loss.st_source=true", method="osan-plus")
+    logged = m.training_step(s, t, 0.5).logs["st"]
+    target, source = values
+    assert logged == pytest.approx(float(target + source) / 2)
+    assert float(source) > 0
+    m, _, s, t = _osan(method="osan-plus")
+    assert m.training_step(s, t, 0.5).logs["st"] == pytest.approx(float(values[-1]))
+    assert len(values) == 3
+    m, s, _, seen = _teachers(monkeypatch, "loss.st_source=true")
+    torch.testing.assert_close(seen[1][1], m.clean_predict(s, "source"))
