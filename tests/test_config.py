@@ -59,6 +59,7 @@ def test_osan_plus_presets_depend_on_the_task_and_user_overrides_win():
     reg = load_config(method="osan-plus", task="regression")
     cls = load_config(method="osan-plus", task="classification")
     assert (reg.loss.self_train, reg.loss.st_mask, reg.loss.st_center) == (0.3, 0.1, True)
+    assert reg.loss.st_source and not cls.loss.st_source
     assert not cls.loss.st_center
     assert (cls.loss.self_train, cls.loss.st_mask) == (1.0, 0.3)
     assert load_config(method="osan", task="regression").loss.self_train == 0.0

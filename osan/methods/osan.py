@@ -273,10 +273,14 @@ class OSAN(Method):
     def training_step(self, src: Batch, tgt: Batch, progress: float) -> StepOutput:
         loss_cfg = self.cfg.loss
         shared = not loss_cfg.target_dropout  # one dropout-free target forward for everything
-        teacher = None  # OSAN+ with a mean teacher: its prediction, before any kept graph
+        # OSAN+ with a mean teacher: its predictions (target; source with loss.st_source),
+        # computed before any kept graph
+        teacher = teacher_s = None
         if self.ema is not None:
             with self.ema.swapped(self):
                 teacher = self.clean_predict(tgt, "target")
+                if loss_cfg.st_source:
+                    teacher_s = self.clean_predict(src, "source")
         h_s = self.encoder(src, "source")  # {m: (B, E_m)}
         with no_dropout(self.encoder) if shared else nullcontext():
             h_t = self.encoder(tgt, "target")  # {m: (B, E_m)}
@@ -335,8 +339,9 @@ class OSAN(Method):
         if loss_cfg.self_train > 0:
             terms["st"] = self.consistency(tgt, "target", pred_t if teacher is None else teacher)
             if loss_cfg.st_source:
-                dropped = loss_cfg.st_views == "dropped"
-                clean_s = None if dropped else self.clean_predict(src, "source")
+                clean_s = teacher_s
+                if clean_s is None and loss_cfg.st_views == "clean":
+                    clean_s = self.clean_predict(src, "source")
                 terms["st"] = (terms["st"] + self.consistency(src, "source", clean_s)) / 2
             ramp = min(1.0, progress / loss_cfg.st_warmup) if loss_cfg.st_warmup > 0 else 1.0
             weights["st"] = loss_cfg.self_train * ramp

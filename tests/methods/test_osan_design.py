@@ -310,9 +310,12 @@ def test_osan_plus_with_a_mean_teacher_learns_the_averaged_models_prediction(mon
         "self_training_loss",
         lambda student, teacher, *a: seen.append(teacher) or real(student, teacher, *a),
     )
+    with m.ema.swapped(m):
+        expected_s = m.clean_predict(s, "source")
     m.training_step(s, t, 0.5)
-    (teacher,) = seen
+    teacher, teacher_s = seen  # the regression preset also teaches the source (st_source)
     torch.testing.assert_close(teacher, expected)
+    torch.testing.assert_close(teacher_s, expected_s)
     assert not teacher.requires_grad
 
 
@@ -327,7 +330,8 @@ def test_the_st_centre_and_scale_settings_reach_the_self_training_term(monkeypat
     for extra in (("loss.st_scale=true",), ("loss.st_center=false",)):
         m, _, s, t = _osan(*extra, method="osan-plus")
         m.training_step(s, t, 0.5)
-    assert seen == [(True, True), (False, False)]  # (center, scale); regression preset centres
+    # (center, scale) of the target and source terms; the regression preset centres
+    assert seen == [(True, True)] * 2 + [(False, False)] * 2
 
 
 def _teachers(monkeypatch, *extra):
@@ -352,13 +356,13 @@ def test_with_dropped_views_the_teacher_is_a_second_dropped_view_not_the_clean_p
     prediction, so neither view has more signal than the other. The default teaches with the
     clean (dropout-free) prediction."""
     m, _, t, seen = _teachers(monkeypatch, "loss.st_views=dropped", "loss.st_mask=0.5")
-    ((student, teacher),) = seen
+    student, teacher = seen[0]  # the target's term (the source's follows: st_source)
     assert not teacher.requires_grad and student.requires_grad
     clean = m.clean_predict(t, "target")
     assert not torch.allclose(teacher, clean)
     assert not torch.allclose(teacher, student.detach())
     m, _, t, seen = _teachers(monkeypatch, "loss.st_mask=0.5")
-    ((_, teacher),) = seen[-1:]
+    _, teacher = seen[0]
     torch.testing.assert_close(teacher, m.clean_predict(t, "target"))
 
 
@@ -372,7 +376,7 @@ def test_dropped_views_cannot_be_combined_with_a_mean_teacher():
 def test_st_source_adds_the_term_on_the_source_batch(monkeypatch):
     """``loss.st_source=true``: the self-training term is also computed on the source batch
     (student on a dropped source view, teacher the clean source prediction), and the logged
-    term is the mean of the target and source terms; by default only the target's."""
+    term is the mean of the target and source terms; with ``false``, only the target's."""
     values = []
     real = osan_module.self_training_loss
     monkeypatch.setattr(
@@ -385,8 +389,26 @@ def test_st_source_adds_the_term_on_the_source_batch(monkeypatch):
     target, source = values
     assert logged == pytest.approx(float(target + source) / 2)
     assert float(source) > 0
-    m, _, s, t = _osan(method="osan-plus")
+    m, _, s, t = _osan("loss.st_source=false", method="osan-plus")
     assert m.training_step(s, t, 0.5).logs["st"] == pytest.approx(float(values[-1]))
     assert len(values) == 3
     m, s, _, seen = _teachers(monkeypatch, "loss.st_source=true")
     torch.testing.assert_close(seen[1][1], m.clean_predict(s, "source"))
+
+
+def test_an_osan_plus_regression_config_saved_before_st_source_reloads_without_it(tmp_path):
+    """OSAN+'s regression preset turned ``loss.st_source`` on in session 7; a saved
+    config.yaml that predates the key reloads with the term off, as it was trained."""
+    import yaml
+
+    from osan.config import load_config, save_config
+
+    cfg = cfg_for("osan-plus", "loss.st_source=false")
+    assert cfg.task == "regression"
+    path = tmp_path / "config.yaml"
+    save_config(cfg, path)
+    saved = yaml.safe_load(path.read_text())
+    del saved["loss"]["st_source"], saved["loss"]["st_views"]
+    path.write_text(yaml.safe_dump(saved))
+    assert load_config(path).loss.st_source  # a user's YAML: today's preset
+    assert not load_config(path, saved=True).loss.st_source
