@@ -137,7 +137,10 @@ class OSAN(Method):
             return t, t
         e = super().fuse(h, domain)  # (B, Σ E_m), the concatenated embeddings
         t = self.tal_norm(t)
-        f = torch.cat([self.embed_norm(e), self.tal_gate * t], dim=-1)  # (B, Σ E_m + T)
+        read = t  # what the heads read
+        if self.cfg.tal.head_dropout > 0:
+            read = F.dropout(t, self.cfg.tal.head_dropout, self.training)
+        f = torch.cat([self.embed_norm(e), self.tal_gate * read], dim=-1)  # (B, Σ E_m + T)
         return f, (t if self.cfg.loss.align_on == "tal" else f)
 
     def fuse(self, h: dict[str, Tensor], domain: str) -> Tensor:
