@@ -412,3 +412,26 @@ def test_an_osan_plus_regression_config_saved_before_st_source_reloads_without_i
     path.write_text(yaml.safe_dump(saved))
     assert load_config(path).loss.st_source  # a user's YAML: today's preset
     assert not load_config(path, saved=True).loss.st_source
+
+
+def test_tal_head_dropout_drops_the_tal_block_the_head_reads_in_training_only():
+    """``tal.head_dropout``: in training the TAL block of f is dropped element-wise (zeros,
+    survivors scaled by 1/(1-p)); the embedding block and the aligned LN(TAL tensor) are as
+    without it; in eval mode nothing is dropped."""
+    m, cfg, s, _ = _osan("tal.head_dropout=0.5")
+    with torch.no_grad():
+        m.tal_gate.fill_(1.0)
+    e = sum(m.embed_dims.values())
+    h = {k: v.detach() for k, v in m.encoder(s, "source").items()}
+    f, a = m.represent(h, "source")
+    m.cfg = replace(cfg, tal=replace(cfg.tal, head_dropout=0.0))
+    f0, a0 = m.represent(h, "source")
+    torch.testing.assert_close(f[:, :e], f0[:, :e])
+    torch.testing.assert_close(a, a0)  # alignment reads the undropped TAL tensor
+    kept = f[:, e:] != 0
+    assert 0.3 < kept.float().mean() < 0.7
+    torch.testing.assert_close(f[:, e:][kept], 2 * f0[:, e:][kept])
+    m.eval()
+    eval0 = m.represent(h, "source")[0]
+    m.cfg = cfg
+    torch.testing.assert_close(m.represent(h, "source")[0], eval0)
