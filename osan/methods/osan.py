@@ -132,7 +132,8 @@ class OSAN(Method):
         if self.tal is None:
             f = super().fuse(h, domain)
             return f, f
-        t = self.tal.project(h, domain)  # (B, Π D_n) — Eq. (1)'s projected tensor
+        h_tal = {m: x.detach() for m, x in h.items()} if self.cfg.tal.detach_input else h
+        t = self.tal.project(h_tal, domain)  # (B, Π D_n) — Eq. (1)'s projected tensor
         if not self.residual:
             return t, t
         e = super().fuse(h, domain)  # (B, Σ E_m), the concatenated embeddings
