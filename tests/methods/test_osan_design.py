@@ -435,3 +435,23 @@ def test_tal_head_dropout_drops_the_tal_block_the_head_reads_in_training_only():
     eval0 = m.represent(h, "source")[0]
     m.cfg = cfg
     torch.testing.assert_close(m.represent(h, "source")[0], eval0)
+
+
+def test_tal_detach_input_keeps_the_tal_blocks_gradient_out_of_the_encoders():
+    """``tal.detach_input``: TAL reads the embeddings without gradient, so a loss on the TAL
+    block of f reaches TAL's own parameters but not the encoders; by default it reaches both."""
+
+    def grads(*extra):
+        m, _, s, _ = _osan(*extra)
+        with torch.no_grad():
+            m.tal_gate.fill_(1.0)
+        e = sum(m.embed_dims.values())
+        f, _ = m.represent(m.encoder(s, "source"), "source")
+        f[:, e:].pow(2).sum().backward()
+        enc = [p.grad for p in m.encoder.parameters() if p.grad is not None]
+        return sum(float(g.abs().sum()) for g in enc), float(m.tal_gate.grad.abs())
+
+    enc, gate = grads()
+    assert enc > 0 and gate > 0
+    enc, gate = grads("tal.detach_input=true")
+    assert enc == 0 and gate > 0
