@@ -113,8 +113,8 @@ class TALConfig:
     # Residual fusion: dropout on the TAL block where the heads read it (training only; the
     # aligned LN(TAL tensor) of ``loss.align_on=tal`` is not dropped). 0 = off.
     head_dropout: float = ranged(0.0, lo=0.0, hi=1.0, hi_open=True)
-    # TAL reads the modality embeddings without gradient (its block cannot reshape them; the
-    # embeddings are then trained by the embedding block and the losses on it only).
+    # TAL reads the modality embeddings without gradient, so the TAL block cannot reshape them
+    # (TAL's correlation term, which reads the embeddings directly, still does).
     detach_input: bool = False
 
 
