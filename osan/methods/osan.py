@@ -164,7 +164,8 @@ class OSAN(Method):
     def consistency(self, batch: Batch, domain: str, clean: Tensor | None) -> Tensor:
         """OSAN+'s self-training term on one batch: a dropped view (``loss.st_mask``) learns
         the teacher's prediction. The teacher is ``clean`` (a prediction without dropout and
-        without gradient) or, with ``loss.st_views=dropped``, the model's prediction (no
+        without gradient, e.g. the mean teacher's; ``None``: the model's own,
+        :meth:`clean_predict`) or, with ``loss.st_views=dropped``, the model's prediction (no
         gradient) on a second, independently dropped view.
 
         Shape: clean (B,) or (B, K) or None -> () scalar"""
@@ -173,7 +174,8 @@ class OSAN(Method):
             with torch.no_grad():
                 view = drop_time_steps(batch, loss_cfg.st_mask, self.rng)
                 clean = self.head(self.features(view, domain))
-        assert clean is not None
+        elif clean is None:
+            clean = self.clean_predict(batch, domain)
         view = drop_time_steps(batch, loss_cfg.st_mask, self.rng)
         student = self.head(self.features(view, domain))
         return self_training_loss(
@@ -343,10 +345,7 @@ class OSAN(Method):
         if loss_cfg.self_train > 0:
             terms["st"] = self.consistency(tgt, "target", pred_t if teacher is None else teacher)
             if loss_cfg.st_source:
-                clean_s = teacher_s
-                if clean_s is None and loss_cfg.st_views == "clean":
-                    clean_s = self.clean_predict(src, "source")
-                terms["st"] = (terms["st"] + self.consistency(src, "source", clean_s)) / 2
+                terms["st"] = (terms["st"] + self.consistency(src, "source", teacher_s)) / 2
             ramp = min(1.0, progress / loss_cfg.st_warmup) if loss_cfg.st_warmup > 0 else 1.0
             weights["st"] = loss_cfg.self_train * ramp
         out = combine(terms, weights)
