@@ -116,6 +116,12 @@ class TALConfig:
     # TAL reads the modality embeddings without gradient, so the TAL block cannot reshape them
     # (TAL's correlation term, which reads the embeddings directly, still does).
     detach_input: bool = False
+    # Residual fusion: how the head's first layer is initialised. "joint": as one Linear over
+    # both blocks (PyTorch's U(±1/√fan_in) with fan_in = Σ E_m + T, so the embedding block starts
+    # √((Σ E_m + T)/Σ E_m) ≈ 2.6× smaller than Direct Transfer's head); "block": each block's
+    # columns as a Linear of its own width (the embedding block and the bias exactly as Direct
+    # Transfer's head, the TAL block U(±1/√T)).
+    head_init: Literal["joint", "block"] = "joint"
 
 
 @dataclass(frozen=True)

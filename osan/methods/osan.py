@@ -34,6 +34,23 @@ from osan.schedules import grl_coeff
 from osan.types import Batch, StepOutput
 
 
+@torch.no_grad()
+def block_init(layer: nn.Linear, widths: list[int]) -> None:
+    """Initialise ``layer``'s input columns block by block, each block as PyTorch initialises a
+    ``nn.Linear`` of that block's width alone (U(±1/√width)), the bias as the first block's.
+
+    Shape: layer.weight (out, Σ widths)"""
+    if sum(widths) != layer.in_features:
+        raise ValueError(f"block widths {widths} do not add up to {layer.in_features} inputs")
+    start = 0
+    for width in widths:
+        bound = width**-0.5
+        layer.weight[:, start : start + width].uniform_(-bound, bound)
+        start += width
+    if layer.bias is not None:
+        layer.bias.uniform_(-(widths[0] ** -0.5), widths[0] ** -0.5)
+
+
 def select_rows(h: dict[str, Tensor], index: Tensor) -> dict[str, Tensor]:
     """Rows ``index`` of every modality embedding. Shape: {m: (B, E_m)} -> {m: (B', E_m)}"""
     return {m: x[index] for m, x in h.items()}
@@ -68,6 +85,8 @@ class OSAN(Method):
             self.tal_norm = nn.LayerNorm(self.tal.out_dim)
             self.tal_gate = nn.Parameter(torch.tensor(float(cfg.tal.gate_init)))
         self.head = self.make_head(self.feature_dim, norm=not self.residual)
+        if self.residual and cfg.tal.head_init == "block":
+            block_init(self.head.first_linear, [sum(self.embed_dims.values()), self.tal.out_dim])
         dim = self.align_dim
         self.condition = None
         if cfg.loss.condition == "cdan" and cfg.loss.adv:

@@ -455,3 +455,34 @@ def test_tal_detach_input_keeps_the_tal_blocks_gradient_out_of_the_encoders():
     assert enc > 0 and gate > 0
     enc, gate = grads("tal.detach_input=true")
     assert enc == 0 and gate > 0
+
+
+def test_tal_head_init_block_starts_the_embedding_block_as_direct_transfers_head():
+    """``tal.head_init=block``: the head's first layer reads the embedding block with weights
+    and bias on Direct Transfer's scale (U(±1/√Σ E_m)) and the TAL block on its own
+    (U(±1/√T)); ``joint`` (default) draws every column on the joint fan-in's smaller scale."""
+    joint, _, _, _ = _osan()
+    block, _, _, _ = _osan("tal.head_init=block")
+    e = sum(block.embed_dims.values())
+    t = block.tal.out_dim
+    for model, emb_bound, tal_bound in (
+        (joint, (e + t) ** -0.5, (e + t) ** -0.5),
+        (block, e**-0.5, t**-0.5),
+    ):
+        w = model.head.first_linear.weight
+        assert w.shape[1] == e + t
+        # a uniform draw of this many weights reaches past 90% of its bound, never past it
+        for cols, bound in ((w[:, :e], emb_bound), (w[:, e:], tal_bound)):
+            top = cols.abs().max().item()
+            assert 0.9 * bound < top <= bound
+        assert model.head.first_linear.bias.abs().max().item() <= emb_bound
+    assert block.head.first_linear.bias.abs().max().item() > 0.9 * (e + t) ** -0.5
+    _, _, s, _ = _osan("tal.head_init=block")
+    f = block.features(s, "source")
+    assert torch.all(f[:, e:] == 0)  # the gate still starts at 0: TAL adds nothing yet
+
+
+def test_block_init_rejects_widths_that_do_not_cover_the_layer():
+    layer = torch.nn.Linear(10, 4)
+    with pytest.raises(ValueError, match="do not add up to 10"):
+        osan_module.block_init(layer, [3, 4])
