@@ -110,6 +110,9 @@ class TALConfig:
     # carry; "replace" = the TAL tensor alone (the first build's reading of Fig. 3).
     fusion: Literal["residual", "replace"] = "residual"
     gate_init: float = ranged(0.0)  # any finite number
+    # False: the gate stays at ``gate_init`` (with 0 the head never reads the TAL block, which
+    # then only shapes the encoders through the domain losses and TAL's correlation term)
+    gate_trainable: bool = True
     # Residual fusion: dropout on the TAL block where the heads read it (training only; the
     # aligned LN(TAL tensor) of ``loss.align_on=tal`` is not dropped). 0 = off.
     head_dropout: float = ranged(0.0, lo=0.0, hi=1.0, hi_open=True)

@@ -83,7 +83,11 @@ class OSAN(Method):
         if self.residual:  # per-block normalisation; the gate lets TAL in as it helps
             self.embed_norm = nn.LayerNorm(sum(self.embed_dims.values()))
             self.tal_norm = nn.LayerNorm(self.tal.out_dim)
-            self.tal_gate = nn.Parameter(torch.tensor(float(cfg.tal.gate_init)))
+            gate = torch.tensor(float(cfg.tal.gate_init))
+            if cfg.tal.gate_trainable:
+                self.tal_gate = nn.Parameter(gate)
+            else:
+                self.register_buffer("tal_gate", gate)
         self.head = self.make_head(self.feature_dim, norm=not self.residual)
         if self.residual and cfg.tal.head_init == "block":
             block_init(self.head.first_linear, [sum(self.embed_dims.values()), self.tal.out_dim])

@@ -486,3 +486,20 @@ def test_block_init_rejects_widths_that_do_not_cover_the_layer():
     layer = torch.nn.Linear(10, 4)
     with pytest.raises(ValueError, match="do not add up to 10"):
         osan_module.block_init(layer, [3, 4])
+
+
+def test_a_fixed_gate_keeps_the_tal_block_out_of_the_head_while_alignment_still_reads_it():
+    """``tal.gate_trainable=false`` with ``gate_init=0``: after training steps the head still
+    reads zeros in the TAL block, the gate is a buffer (no parameter), and the aligned
+    representation (``loss.align_on=tal``) is the live TAL block."""
+    m, cfg, s, t = _osan("tal.gate_trainable=false")
+    assert "tal_gate" not in dict(m.named_parameters())
+    assert "tal_gate" in dict(m.named_buffers())
+    train_steps(m, cfg, s, t, 3)
+    e = sum(m.embed_dims.values())
+    f, a = m.represent(m.encoder(s, "source"), "source")
+    assert torch.all(f[:, e:] == 0)
+    assert a.shape[1] == m.tal.out_dim and a.abs().sum() > 0
+    learned, learned_cfg, _, _ = _osan()
+    train_steps(learned, learned_cfg, s, t, 3)
+    assert learned.tal_gate.item() != 0.0  # the default gate learns
