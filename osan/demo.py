@@ -66,7 +66,8 @@ def run_benchmark(bench: str, args: argparse.Namespace) -> None:
     print(f"data: {data_dir}/source.pkl ({source.dims()}), {data_dir}/target.pkl ({target.dims()})")
     rows = {}
     for method in args.methods:
-        over = [] if args.epochs is None else [f"optim.epochs={args.epochs}"]
+        over = [f"num_threads={args.threads}"]
+        over += [] if args.epochs is None else [f"optim.epochs={args.epochs}"]
         cfg = load_config(overrides=over, method=method, seed=args.seed, task=task)
         t0 = time.perf_counter()
         metrics = fit(cfg, source, target, args.out / bench / method)
@@ -88,6 +89,17 @@ def run_benchmark(bench: str, args: argparse.Namespace) -> None:
         print(f"(recommended from docs/results.md, not from this run: {EVIDENCE[task]})")
 
 
+def positive_int(text: str) -> int:
+    """argparse type: an integer ≥ 1 (one clear line and exit 2 otherwise)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value}")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m osan.demo")
     p.add_argument("--out", type=Path, default=Path("demo_out"))
@@ -95,6 +107,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--epochs", type=int, default=None)
     p.add_argument("--benchmarks", nargs="+", choices=sorted(TASKS), default=["msa", "vtc"])
     p.add_argument("--methods", nargs="+", default=["source-only", "osan", "osan-plus"])
+    p.add_argument(
+        "--threads",
+        type=positive_int,
+        default=1,
+        help="torch threads per run (default 1: bit-reproducible runs; with more, OSAN's "
+        "CPU reductions change order between runs and its last digits differ)",
+    )
     args = p.parse_args(argv)
     print("== osan demo: Direct Transfer vs OSAN vs OSAN+ on the built-in benchmarks")
     for bench in args.benchmarks:

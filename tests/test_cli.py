@@ -220,3 +220,37 @@ def test_gain_line_calls_a_lower_mae_better():
 
     line = gain_line("osan", {"corr": 0.5, "mae": 0.9}, {"corr": 0.4, "mae": 1.0}, "regression")
     assert line == "osan vs Direct Transfer: corr +0.100 (better), mae -0.100 (better)"
+
+
+def test_demo_runs_are_bit_reproducible(tmp_path, capsys):
+    """Two demo runs of OSAN give the same target metrics to the last bit: the demo trains on one
+    thread by default (``--threads 1``; with more, CPU reductions in OSAN's alignment losses
+    change order between runs)."""
+    import torch
+
+    from osan.demo import main as demo_main
+
+    metrics = []
+    try:
+        for run in ("a", "b"):
+            torch.set_num_threads(2)  # as a fresh process on a 2-core machine starts
+            out = tmp_path / run
+            args = ["--out", str(out), "--benchmarks", "msa", "--epochs", "2", "--methods", "osan"]
+            assert demo_main(args) == 0
+            saved = json.loads((out / "msa" / "osan" / "metrics.json").read_text())
+            metrics.append(saved["target"])
+    finally:
+        torch.set_num_threads(1)  # the suite's setting (conftest)
+    capsys.readouterr()
+    assert metrics[0] == metrics[1]
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "two"])
+def test_demo_rejects_a_thread_count_below_one_with_exit_2(tmp_path, capsys, value):
+    from osan.demo import main as demo_main
+
+    with pytest.raises(SystemExit) as stop:
+        demo_main(["--out", str(tmp_path / "d"), "--threads", value])
+    assert stop.value.code == 2
+    assert "--threads: expected an integer >= 1" in capsys.readouterr().err
+    assert not (tmp_path / "d").exists()
