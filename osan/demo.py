@@ -5,7 +5,7 @@ unlabelled target; ``vtc``: news → variety-show video texts), generates the da
 Transfer (source only), OSAN and OSAN+ (OSAN with target self-training) with the same encoders
 and budget, and prints their target-test metrics side by side with each method's gain over
 Direct Transfer. The recommendation is per task and comes from the 3-seed means on fresh data in
-``docs/results.md`` (Part 0, win rates over fresh data seeds 4-11), not from this one run: OSAN+ for
+``docs/results.md`` (Part 0, win rates over fresh data seeds 4-15), not from this one run: OSAN+ for
 classification, OSAN for sentiment regression. Target labels are read only by the final
 evaluation.
 """
@@ -67,7 +67,8 @@ def run_benchmark(bench: str, args: argparse.Namespace) -> None:
     rows = {}
     for method in args.methods:
         over = [f"num_threads={args.threads}"]
-        over += [] if args.epochs is None else [f"optim.epochs={args.epochs}"]
+        if args.epochs is not None:
+            over.append(f"optim.epochs={args.epochs}")
         cfg = load_config(overrides=over, method=method, seed=args.seed, task=task)
         t0 = time.perf_counter()
         metrics = fit(cfg, source, target, args.out / bench / method)
@@ -104,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m osan.demo")
     p.add_argument("--out", type=Path, default=Path("demo_out"))
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--epochs", type=int, default=None)
+    p.add_argument("--epochs", type=positive_int, default=None)
     p.add_argument("--benchmarks", nargs="+", choices=sorted(TASKS), default=["msa", "vtc"])
     p.add_argument("--methods", nargs="+", default=["source-only", "osan", "osan-plus"])
     p.add_argument(

@@ -245,12 +245,13 @@ def test_demo_runs_are_bit_reproducible(tmp_path, capsys):
     assert metrics[0] == metrics[1]
 
 
+@pytest.mark.parametrize("flag", ["--threads", "--epochs"])
 @pytest.mark.parametrize("value", ["0", "-1", "two"])
-def test_demo_rejects_a_thread_count_below_one_with_exit_2(tmp_path, capsys, value):
+def test_demo_rejects_a_count_below_one_with_exit_2(tmp_path, capsys, flag, value):
     from osan.demo import main as demo_main
 
     with pytest.raises(SystemExit) as stop:
-        demo_main(["--out", str(tmp_path / "d"), "--threads", value])
+        demo_main(["--out", str(tmp_path / "d"), flag, value])
     assert stop.value.code == 2
-    assert "--threads: expected an integer >= 1" in capsys.readouterr().err
+    assert f"{flag}: expected an integer >= 1" in capsys.readouterr().err
     assert not (tmp_path / "d").exists()

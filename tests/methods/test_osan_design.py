@@ -462,7 +462,7 @@ def test_tal_head_init_block_starts_the_embedding_block_as_direct_transfers_head
     and bias on Direct Transfer's scale (U(±1/√Σ E_m)) and the TAL block on its own
     (U(±1/√T)); ``joint`` (default) draws every column on the joint fan-in's smaller scale."""
     joint, _, _, _ = _osan()
-    block, _, _, _ = _osan("tal.head_init=block")
+    block, _, s, _ = _osan("tal.head_init=block")
     e = sum(block.embed_dims.values())
     t = block.tal.out_dim
     for model, emb_bound, tal_bound in (
@@ -477,7 +477,6 @@ def test_tal_head_init_block_starts_the_embedding_block_as_direct_transfers_head
             assert 0.9 * bound < top <= bound
         assert model.head.first_linear.bias.abs().max().item() <= emb_bound
     assert block.head.first_linear.bias.abs().max().item() > 0.9 * (e + t) ** -0.5
-    _, _, s, _ = _osan("tal.head_init=block")
     f = block.features(s, "source")
     assert torch.all(f[:, e:] == 0)  # the gate still starts at 0: TAL adds nothing yet
 
