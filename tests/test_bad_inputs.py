@@ -771,6 +771,24 @@ add("report/record-metrics-not-dict", lambda w: report(w, bench_dir=_records(w, 
 add("select/record-missing-keys", lambda w: ["select", "--bench", str(_records(w, {"run_id": "x"}))], expect="missing or wrong")  # fmt: skip
 
 
+def pool(w: W, *extra: str, bench_dir=None) -> list[str]:
+    return ["pool", "--bench", str(bench_dir or w.case), "--out", str(w.case / "pool"), *extra]
+
+
+_OK_RECORD = {"run_id": "msa/A2B/osan/seed1", "suite": "msa-main", "benchmark": "msa",
+              "method": "osan", "direction": "A2B", "seed": 1, "metrics": {"mae": 1.0}}  # fmt: skip
+add("pool/bench-missing", lambda w: pool(w, bench_dir=w.case / "none"), absent=("pool",), expect="no results.jsonl")  # fmt: skip
+add("pool/bench-is-file", lambda w: pool(w, bench_dir=w.file("f", "x")), absent=("pool",))
+add("pool/bench-empty", lambda w: pool(w), absent=("pool",), expect="no results.jsonl")
+add("pool/bench-garbage", lambda w: pool(w, bench_dir=_garbage_bench(w)), absent=("pool",))
+add("pool/record-missing-keys", lambda w: pool(w, bench_dir=_records(w, {"run_id": "x"})), absent=("pool",), expect="missing or wrong")  # fmt: skip
+add("pool/method-absent", lambda w: pool(w, "--method", "dan", bench_dir=_records(w, _OK_RECORD)), absent=("pool",), expect="no finished run of dan")  # fmt: skip
+add("pool/baseline-absent", lambda w: pool(w, bench_dir=_records(w, _OK_RECORD)), absent=("pool",), expect="--baseline")  # fmt: skip
+add("pool/method-syntax", lambda w: pool(w, "--method", "vtc=", bench_dir=_records(w, _OK_RECORD)), absent=("pool",), expect="BENCHMARK=METHOD")  # fmt: skip
+add("pool/out-is-file", lambda w: ["pool", "--bench", str(_records(w, _OK_RECORD)), "--baseline", "osan", "--out", str(w.file("o", "keep"))], expect="not a folder")  # fmt: skip
+add("pool/no-out", lambda w: ["pool", "--bench", str(w.case)])
+
+
 def _records(w: W, *records: dict) -> Path:
     d = w.case / "rb"
     d.mkdir()
@@ -783,6 +801,7 @@ add("generate/out-unwritable", lambda w: ["data", "generate", "msa", "--size", "
 add("train/out-unwritable", lambda w: train(w, out=Path("/proc/osan-out")))
 add("predict/out-unwritable", lambda w: pr(w, out=Path("/proc/osan-out.csv")))
 add("bench/out-unwritable", lambda w: bench(w, "--methods", "source-only", "--size", "tiny", out=Path("/proc/osan-out")))  # fmt: skip
+add("pool/out-unwritable", lambda w: ["pool", "--bench", str(_records(w, _OK_RECORD)), "--baseline", "osan", "--out", "/proc/osan-pool"])  # fmt: skip
 
 
 # --------------------------------------------------------------------------- the test
@@ -822,7 +841,7 @@ def test_the_corpus_is_broad():
     assert len(ids) >= 150 and len(set(ids)) == len(ids)
     commands = {i.split("/")[0] for i in ids}
     for cmd in ("inspect", "generate", "train", "resume", "eval", "predict", "bench", "report",
-                "select"):  # fmt: skip
+                "select", "pool"):  # fmt: skip
         assert cmd in commands
 
 

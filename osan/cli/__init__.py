@@ -1,4 +1,4 @@
-"""Command line: ``osan data | train | eval | predict | bench | select | report``.
+"""Command line: ``osan data | train | eval | predict | bench | select | pool | report``.
 
 Every bad input, bad run folder or misuse exits with code 2 and ONE line on stderr (naming the
 file, split and field for data), never a traceback, and leaves the user's files as they were:
@@ -7,7 +7,8 @@ exits 1 with one line (``OSAN_TRACEBACK=1`` shows the traceback).
 
 This package holds :func:`main` and the dispatch; ``parser.py`` the flags of every command,
 ``data.py``, ``train.py``, ``runs.py`` (eval, predict) and ``report.py`` the commands, and
-``common.py`` what they share. ``osan bench`` and ``osan select`` live in ``osan/bench/``.
+``common.py`` what they share. ``osan bench``, ``osan select`` and ``osan pool`` live in
+``osan/bench/``.
 """
 
 from __future__ import annotations
@@ -104,6 +105,12 @@ def _run_command(args: argparse.Namespace, argv: list[str] | None) -> int:
 
         check_bench_records(args.bench)
         return cmd_select(args)
+    if args.command == "pool":
+        from osan.bench.pool_report import cmd_pool
+
+        for folder in args.bench:
+            check_bench_records(folder)
+        return cmd_pool(args)
     if args.command == "predict":
         return cmd_predict(args)
     if args.command == "report":

@@ -109,10 +109,12 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("overrides", nargs="*", help="key=value config overrides (tal.eps=1e-4)")
 
     from osan.bench.cli import add_bench_parser
+    from osan.bench.pool_report import add_pool_parser
     from osan.bench.select import add_select_parser
 
     add_bench_parser(sub)
     add_select_parser(sub)
+    add_pool_parser(sub)
 
     ev = sub.add_parser("eval", help="metrics of a trained run on a data file")
     _add_run_data_opts(ev)

@@ -1,0 +1,239 @@
+"""``osan pool``: pool bench folders over data draws and ask whether a method beats the others.
+
+    osan pool --bench results/msa-d12 results/msa-d13 results/vtc-d12 --method osan --out r/pool
+    osan pool --bench results/*-d1[2-5] --method osan vtc=osan-plus --baseline source-only --out r/p
+
+Writes ``OUT/pool.md`` (per data draw: the tasks the method wins against the baseline, against
+every other UDA method, and where its source fit is at least the baseline's; per task: wins,
+mean paired differences and sign tests against each other method, on target and on source
+test), ``OUT/pool.csv`` (one row per task, domain, other method and metric) and
+``OUT/pool.json``. Nothing is retrained; only the folders' ``results.jsonl`` are read.
+:mod:`osan.bench.pool` computes; this module formats and is the command.
+
+Exit codes: 0 done, 2 a bad command (a folder that is not a bench folder, a method or baseline
+with no finished run); nothing is written then.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import math
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+from osan.atomic import atomic_write_bytes
+from osan.bench import suites as S
+from osan.bench.cells import COLUMNS
+from osan.bench.options import BenchError
+from osan.bench.pool import (
+    Comparison,
+    DataCell,
+    DataSummary,
+    MethodChoice,
+    compare,
+    main_metrics,
+    per_data,
+    pool_cells,
+    tasks_of,
+)
+
+POOL_MD, POOL_CSV, POOL_JSON = "pool.md", "pool.csv", "pool.json"
+
+_PERCENT = {k for cols in COLUMNS.values() for c in cols if c.percent for k in c.keys}
+_TITLES = {"mae": "MAE", "corr": "Corr", "f1": "macro-F1"}
+
+
+def _label(variant: str) -> str:
+    return S.METHOD_LABELS.get(variant, variant)
+
+
+def _num(metric: str, x: float) -> str:
+    if math.isnan(x):
+        return "–"
+    return f"{100 * x:+.2f}" if metric in _PERCENT else f"{x:+.3f}"
+
+
+def _std(metric: str, x: float) -> str:
+    return f"{100 * x:.2f}" if metric in _PERCENT else f"{x:.3f}"
+
+
+def _count(names: list[str], total: int) -> str:
+    return f"{len(names)} of {total}" + (f" ({', '.join(names)})" if names else "")
+
+
+def per_data_lines(rows: list[DataSummary], baseline: str) -> list[str]:
+    base = _label(baseline)
+    out = [
+        f"| data | tasks | beats {base} | beats every other UDA method (how many ran) | "
+        f"source fit ≥ {base} |",
+        "|---|---:|---|---|---|",
+    ]
+    for r in rows:
+        n = len(r.tasks)
+        ran = sorted(set(r.others.values()))
+        ran_txt = "/".join(str(k) for k in ran) if ran else "0"
+        out.append(
+            f"| {r.label} | {n} | {_count(r.vs_baseline, n)} | {_count(r.vs_all, n)} "
+            f"[{ran_txt}] | {_count(r.source_ok, n)} |"
+        )
+    return out
+
+
+def comparison_lines(comps: list[Comparison]) -> list[str]:
+    keys = main_metrics(comps[0].task)
+    head = " | ".join(f"{_TITLES.get(k, k)}: mean ± std (wins–losses, sign p)" for k in keys)
+    out = [f"| vs | data draws | beats on all | {head} |", "|---|---:|---:|" + "---|" * len(keys)]
+    for c in comps:
+        parts = [
+            f"{_num(k, c.diff[k])} ± {_std(k, c.diff_std[k])} "
+            f"({c.metric_wins[k]}–{c.metric_losses[k]}, {c.sign_p(k):.2g})"
+            for k in keys
+        ]
+        out.append(f"| {_label(c.other)} | {c.n} | {c.wins} | " + " | ".join(parts) + " |")
+    return out
+
+
+def render_markdown(
+    folders: list[Path],
+    choice: MethodChoice,
+    baseline: str,
+    cells: list[DataCell],
+    rows: list[DataSummary],
+    comps: list[Comparison],
+    notes: list[str],
+) -> str:
+    out = [
+        f"# Pooled over data draws: {choice.label()} against every other method",
+        "",
+        "Folders: " + ", ".join(f"`{f}`" for f in folders) + ".",
+        "",
+        "Each cell of a bench folder (benchmark, direction, data, method) is the mean over its "
+        "training seeds. **Beats** = better on every main metric, strictly (MAE and Corr for "
+        "regression, macro-F1 for classification). Differences are paired by data draw, "
+        "+ = the method better (MAE: lower), accuracies and F1 in points; the sign test is "
+        "exact and two-sided over the data draws, ties left out.",
+        "",
+        "## Per data draw",
+        "",
+        *per_data_lines(rows, baseline),
+    ]
+    for bench, direction in tasks_of(cells):
+        for domain in ("target", "source"):
+            sub = [c for c in comps if (c.benchmark, c.direction, c.domain) ==
+                   (bench, direction, domain)]  # fmt: skip
+            if not sub:
+                continue
+            out += ["", f"## {bench} {direction}: {sub[0].method}, {domain} test", ""]
+            out += comparison_lines(sub)
+    if notes:
+        out += ["", "## Notes", ""] + [f"- {n}" for n in notes]
+    return "\n".join(out) + "\n"
+
+
+def render_csv(comps: list[Comparison]) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(
+        ["benchmark", "direction", "domain", "method", "other", "draws", "beats_on_all",
+         "metric", "wins", "losses", "mean_diff", "std_diff", "sign_p"]
+    )  # fmt: skip
+    for c in comps:
+        for k in main_metrics(c.task):
+            w.writerow(
+                [c.benchmark, c.direction, c.domain, c.method, c.other, c.n, c.wins, k,
+                 c.metric_wins[k], c.metric_losses[k], f"{c.diff[k]:.6g}",
+                 f"{c.diff_std[k]:.6g}", f"{c.sign_p(k):.6g}"]
+            )  # fmt: skip
+    return buf.getvalue()
+
+
+def render_json(
+    folders: list[Path],
+    choice: MethodChoice,
+    baseline: str,
+    cells: list[DataCell],
+    rows: list[DataSummary],
+    comps: list[Comparison],
+    notes: list[str],
+) -> str:
+    doc = {
+        "folders": [str(f) for f in folders],
+        "method": {"default": choice.default, "per_benchmark": choice.per_benchmark},
+        "baseline": baseline,
+        "per_data": [asdict(r) for r in rows],
+        "comparisons": [asdict(c) | {"sign_p": {k: c.sign_p(k) for k in c.diff}} for c in comps],
+        "cells": [asdict(c) for c in cells],
+        "notes": notes,
+    }
+    return json.dumps(doc, indent=1, allow_nan=True) + "\n"
+
+
+def add_pool_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add the ``pool`` sub-command (``osan.cli`` dispatches to :func:`cmd_pool`)."""
+    p = subparsers.add_parser(
+        "pool",
+        help="pool bench folders over data draws: does a method beat the others?",
+        description="Read several `osan bench` folders (e.g. one per data seed) and write "
+        "OUT/pool.md, OUT/pool.csv and OUT/pool.json: per data draw, the tasks a method wins "
+        "against a baseline and against every other UDA method, and where its source fit is at "
+        "least the baseline's; per task, paired differences and sign tests over the draws.",
+    )
+    p.add_argument("--bench", nargs="+", required=True, type=Path, help="bench folders DIR")
+    p.add_argument(
+        "--method",
+        nargs="+",
+        default=["osan"],
+        help="the method under test: METHOD, and/or BENCHMARK=METHOD per benchmark "
+        "(osan vtc=osan-plus); default osan",
+    )
+    p.add_argument("--baseline", default="source-only", help="default source-only")
+    p.add_argument("--out", required=True, type=Path, help="report folder OUT")
+    return p
+
+
+def run_pool(args: argparse.Namespace) -> tuple[str, list[DataSummary]]:
+    """Compute and write the report; returns (markdown, per-data rows). Raises BenchError."""
+    choice = MethodChoice.parse(list(args.method))
+    if args.out.exists() and not args.out.is_dir():
+        raise BenchError(f"--out {args.out}: exists and is not a folder")
+    cells, notes = pool_cells(list(args.bench))
+    variants = {c.variant for c in cells}
+    wanted = {m for m in [choice.default, *choice.per_benchmark.values()] if m is not None}
+    missing = sorted(wanted - variants)
+    if missing:
+        raise BenchError(f"--method: no finished run of {', '.join(missing)} in the folders")
+    if args.baseline not in variants:
+        raise BenchError(f"--baseline: no finished run of {args.baseline} in the folders")
+    unknown = sorted(set(choice.per_benchmark) - {c.benchmark for c in cells})
+    if unknown:
+        raise BenchError(f"--method: no benchmark {', '.join(unknown)} in the folders")
+    comps = compare(cells, choice, "target") + compare(cells, choice, "source")
+    order = {t: i for i, t in enumerate(tasks_of(cells))}
+    comps.sort(key=lambda c: (order[(c.benchmark, c.direction)], c.domain != "target"))
+    rows = per_data(cells, choice, args.baseline)
+    parts = (list(args.bench), choice, args.baseline, cells, rows, comps, notes)
+    md = render_markdown(*parts)
+    args.out.mkdir(parents=True, exist_ok=True)
+    for name, text in (
+        (POOL_MD, md),
+        (POOL_CSV, render_csv(comps)),
+        (POOL_JSON, render_json(*parts)),
+    ):
+        atomic_write_bytes(args.out / name, lambda f, t=text: f.write(t.encode()))
+    return md, rows
+
+
+def cmd_pool(args: argparse.Namespace) -> int:
+    """Run ``osan pool``: exit 0, or 2 with one line on stderr."""
+    try:
+        _, rows = run_pool(args)
+    except BenchError as e:
+        print(f"osan pool: error: {e}", file=sys.stderr)
+        return 2
+    print("\n".join(per_data_lines(rows, args.baseline)))
+    print(f"wrote {args.out / POOL_MD}, {args.out / POOL_CSV} and {args.out / POOL_JSON}")
+    return 0

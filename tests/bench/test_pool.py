@@ -1,0 +1,195 @@
+"""``osan pool``: bench folders pooled over data draws, paired comparisons and sign tests."""
+
+import json
+import math
+
+import pytest
+
+from osan.bench.options import BenchError
+from osan.bench.pool import MethodChoice, beats, compare, per_data, pool_cells, sign_test
+from osan.cli import main
+
+UDA = {"source-only": "direct", "oracle": "reference"}
+
+
+def record(method, seed, data_seed, target, source, bench="msa", direction="A2B", run=None):
+    task = "regression" if bench == "msa" else "classification"
+    return {
+        "run_id": run or f"{bench}/{direction}/{method}/seed{seed}",
+        "suite": f"{bench}-main",
+        "benchmark": bench,
+        "task": task,
+        "method": method,
+        "variant": method,
+        "group": UDA.get(method, "uda"),
+        "direction": direction,
+        "seed": seed,
+        "metrics": target,
+        "source_metrics": source,
+        "uses_target_labels": method == "oracle",
+        "data": {"benchmark": bench, "size": "small", "seed": data_seed, "spec": bench},
+    }
+
+
+def reg(mae, corr):
+    return {"mae": mae, "corr": corr}
+
+
+def write(folder, records):
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    return folder
+
+
+def draw(tmp_path, data_seed, osan, dt, dan, oracle=reg(0.1, 0.99), src=(reg(0.5, 0.8),) * 2):
+    """A folder of one data draw: osan, source-only, dan and the oracle, 2 training seeds each
+    (the given means: seed 1 at mean − 0.01, seed 2 at mean + 0.01 on every metric)."""
+    recs = []
+    for method, m, s in (
+        ("osan", osan, src[0]),
+        ("source-only", dt, src[1]),
+        ("dan", dan, src[1]),
+        ("oracle", oracle, src[1]),
+    ):
+        for seed, eps in ((1, -0.01), (2, 0.01)):
+            recs.append(
+                record(method, seed, data_seed, {k: v + eps for k, v in m.items()}, dict(s))
+            )
+    return write(tmp_path / f"d{data_seed}", recs)
+
+
+def test_sign_test_is_the_exact_two_sided_binomial():
+    assert sign_test(3, 0) == pytest.approx(0.25)
+    assert sign_test(0, 4) == pytest.approx(0.125)
+    assert sign_test(5, 5) == 1.0
+    assert sign_test(0, 0) == 1.0
+    # 9 of 10: 2 · (1 + 10) / 1024
+    assert sign_test(9, 1) == pytest.approx(22 / 1024)
+
+
+def test_beats_is_strict_on_every_main_metric_and_knows_mae_is_lower_better():
+    keys = ("mae", "corr")
+    assert beats(reg(0.9, 0.5), reg(1.0, 0.4), keys)
+    assert not beats(reg(0.9, 0.4), reg(1.0, 0.4), keys)  # a tie on Corr is not a win
+    assert not beats(reg(1.1, 0.6), reg(1.0, 0.4), keys)  # higher MAE
+    assert beats(reg(0.9, 0.5), {"mae": 1.0}, keys) is None
+
+
+def test_cells_average_training_seeds_and_a_later_folder_replaces_a_cell(tmp_path):
+    a = draw(tmp_path / "a", 1, reg(1.0, 0.5), reg(1.1, 0.4), reg(1.2, 0.3))
+    b = write(
+        tmp_path / "b",
+        [record("osan", s, 1, reg(2.0, 0.1), reg(0.5, 0.8)) for s in (1, 2, 3)],
+    )
+    cells, notes = pool_cells([a, b])
+    osan = [c for c in cells if c.variant == "osan"]
+    assert len(osan) == 1 and osan[0].target["mae"] == pytest.approx(2.0)
+    assert osan[0].seeds == [1, 2, 3] and osan[0].data_label == "data seed 1"
+    assert len(notes) == 1 and "replaced by" in notes[0]
+    dt = next(c for c in cells if c.variant == "source-only")
+    assert dt.target == {"mae": pytest.approx(1.1), "corr": pytest.approx(0.4)}
+
+
+def test_the_last_record_of_a_run_id_wins_within_a_folder(tmp_path):
+    recs = [
+        record("osan", 1, 3, reg(5.0, 0.0), reg(0.5, 0.8)),
+        record("osan", 1, 3, reg(1.0, 0.5), reg(0.5, 0.8)),
+    ]
+    cells, _ = pool_cells([write(tmp_path / "f", recs)])
+    assert cells[0].target["mae"] == pytest.approx(1.0) and cells[0].seeds == [1]
+
+
+def test_comparisons_pair_by_data_draw_and_orient_differences(tmp_path):
+    folders = [
+        draw(tmp_path, 1, reg(1.0, 0.5), reg(1.1, 0.4), reg(0.9, 0.6)),
+        draw(tmp_path, 2, reg(1.0, 0.5), reg(1.2, 0.45), reg(1.05, 0.4)),
+        draw(tmp_path, 3, reg(1.0, 0.5), reg(0.95, 0.3), reg(1.05, 0.45)),
+    ]
+    # a fourth draw where only osan and dan ran: it pairs with dan, not with source-only
+    write(
+        tmp_path / "d4",
+        [record(m, 1, 4, reg(1.0, 0.5), reg(0.5, 0.8)) for m in ("osan", "dan")],
+    )
+    folders.append(tmp_path / "d4")
+    cells, _ = pool_cells(folders)
+    comps = {c.other: c for c in compare(cells, MethodChoice.parse(["osan"]))}
+    dt = comps["source-only"]
+    assert dt.n == 3 and dt.wins == 2  # draw 3: MAE worse
+    assert dt.diff["mae"] == pytest.approx((0.1 + 0.2 - 0.05) / 3)
+    assert dt.metric_wins == {"mae": 2, "corr": 3} and dt.metric_losses == {"mae": 1, "corr": 0}
+    assert dt.sign_p("corr") == pytest.approx(0.25)
+    dan = comps["dan"]
+    assert dan.n == 4 and dan.wins == 2  # draw 4 is a tie on both: no win
+    assert dan.metric_wins["corr"] == 2 and dan.metric_losses["corr"] == 1
+
+
+def test_per_data_counts_wins_against_baseline_every_uda_method_and_source_fit(tmp_path):
+    worse_src = (reg(0.55, 0.79), reg(0.5, 0.8))
+    folders = [
+        draw(tmp_path, 1, reg(1.0, 0.5), reg(1.1, 0.4), reg(1.05, 0.45)),  # beats both
+        draw(tmp_path, 2, reg(1.0, 0.5), reg(1.1, 0.4), reg(0.9, 0.6), src=worse_src),
+    ]
+    rows = {r.label: r for r in per_data(pool_cells(folders)[0], MethodChoice.parse(["osan"]),
+                                         "source-only")}  # fmt: skip
+    one, two = rows["data seed 1"], rows["data seed 2"]
+    assert one.vs_baseline == ["msa A2B"] and one.vs_all == ["msa A2B"]
+    assert one.others == {"msa A2B": 1}  # dan: the baseline and the oracle are not UDA
+    assert one.source_ok == ["msa A2B"]  # equal source metrics count as "at least"
+    assert two.vs_baseline == ["msa A2B"] and two.vs_all == [] and two.source_ok == []
+
+
+def test_method_choice_per_benchmark():
+    choice = MethodChoice.parse(["osan", "vtc=osan-plus"])
+    assert choice.of("vtc") == "osan-plus" and choice.of("msa") == "osan"
+    assert MethodChoice.parse(["vtc=osan-plus"]).of("msa") is None
+    for bad in (["osan", "dan"], ["=osan"], ["vtc="]):
+        with pytest.raises(BenchError):
+            MethodChoice.parse(bad)
+
+
+def test_cli_writes_the_report(tmp_path, capsys):
+    folders = [draw(tmp_path, d, reg(1.0, 0.5), reg(1.1, 0.4), reg(1.05, 0.45)) for d in (1, 2)]
+    out = tmp_path / "pool"
+    assert main(["pool", "--bench", *map(str, folders), "--out", str(out)]) == 0
+    md = (out / "pool.md").read_text()
+    assert "| data seed 1 | 1 | 1 of 1 (msa A2B)" in md
+    assert "## msa A2B: osan, source test" in md
+    rows = (out / "pool.csv").read_text().splitlines()
+    assert rows[0].startswith("benchmark,direction,domain,method,other")
+    doc = json.loads((out / "pool.json").read_text())
+    dt = next(c for c in doc["comparisons"]
+              if c["other"] == "source-only" and c["domain"] == "target")  # fmt: skip
+    assert dt["wins"] == 2 and math.isclose(dt["sign_p"]["corr"], 0.5)
+    assert "wrote" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "extra, needle",
+    [
+        (["--method", "mdmn"], "no finished run of mdmn"),
+        (["--baseline", "adda"], "--baseline: no finished run of adda"),
+        (["--method", "osan", "dan"], "two defaults"),
+        (["--method", "vtc=osan"], "no benchmark vtc"),
+    ],
+)
+def test_bad_commands_exit_2_with_one_line_and_write_nothing(tmp_path, capsys, extra, needle):
+    folder = draw(tmp_path, 1, reg(1.0, 0.5), reg(1.1, 0.4), reg(1.05, 0.45))
+    out = tmp_path / "pool"
+    assert main(["pool", "--bench", str(folder), "--out", str(out), *extra]) == 2
+    err = capsys.readouterr().err.strip()
+    assert needle in err and len(err.splitlines()) == 1
+    assert not out.exists()
+
+
+def test_a_folder_that_is_not_a_bench_folder_exits_2(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    assert main(["pool", "--bench", str(tmp_path / "empty"), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "no results.jsonl" in err and len(err.splitlines()) == 1
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "results.jsonl").write_text('{"run_id": "x"}\n[1]\n{"run_id": "y"}\n')
+    assert main(["pool", "--bench", str(bad), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "results.jsonl: line" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "o").exists()
