@@ -169,7 +169,18 @@ def render_json(
         "cells": [asdict(c) for c in cells],
         "notes": notes,
     }
-    return json.dumps(doc, indent=1, allow_nan=True) + "\n"
+    return json.dumps(_finite(doc), indent=1, allow_nan=False) + "\n"
+
+
+def _finite(x: object) -> object:
+    """``x`` with every NaN / infinity replaced by None (strict JSON)."""
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    if isinstance(x, dict):
+        return {k: _finite(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [_finite(v) for v in x]
+    return x
 
 
 def add_pool_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:

@@ -193,3 +193,20 @@ def test_a_folder_that_is_not_a_bench_folder_exits_2(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert "results.jsonl: line" in err and len(err.splitlines()) == 1
     assert not (tmp_path / "o").exists()
+
+
+def test_a_metric_missing_everywhere_is_null_in_strict_json(tmp_path):
+    recs = [record("osan", 1, 1, {"mae": 1.0}, {"mae": 0.5})]
+    recs += [record("source-only", 1, 1, {"mae": 1.1}, {"mae": 0.5})]
+    out = tmp_path / "pool"
+    assert main(["pool", "--bench", str(write(tmp_path / "f", recs)), "--out", str(out)]) == 0
+
+    def refuse(name):
+        raise AssertionError(f"{name} in pool.json")
+
+    doc = json.loads((out / "pool.json").read_text(), parse_constant=refuse)
+    dt = next(c for c in doc["comparisons"] if c["domain"] == "target")
+    assert dt["diff"]["corr"] is None and dt["diff"]["mae"] == pytest.approx(0.1)
+    assert dt["wins"] == 0  # "beats" needs every main metric
+    row = next(r for r in (out / "pool.md").read_text().splitlines() if r.startswith("| Direct"))
+    assert "| – ± 0.000 (0–0, 1) |" in row  # Corr: no pair to compare
