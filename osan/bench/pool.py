@@ -94,11 +94,16 @@ def data_identity(data: Any) -> tuple[str, str]:
     return key, provenance(data).removeprefix("Data: ")
 
 
-def _means(records: list[dict[str, Any]], key: str) -> dict[str, float]:
+def _means(records: list[dict[str, Any]], key: str, path: Path) -> dict[str, float]:
+    """Mean over ``records`` of each metric under ``key`` (NaN left out). Raises
+    :class:`BenchError` naming ``path`` and the metric for a value that is not a number."""
     out: dict[str, float] = {}
-    names = {k for r in records for k in (r.get(key) or {})}
-    for k in names:
-        vals = np.array([(r.get(key) or {}).get(k, math.nan) for r in records], dtype=float)
+    tables = [r.get(key) if isinstance(r.get(key), dict) else {} for r in records]
+    for k in sorted({k for t in tables for k in t}):
+        try:
+            vals = np.array([t.get(k, math.nan) for t in tables], dtype=float)
+        except (TypeError, ValueError):
+            raise BenchError(f"{path}: {key}.{k} is not a number") from None
         vals = vals[np.isfinite(vals)]
         if vals.size:
             out[k] = float(vals.mean())
@@ -151,8 +156,8 @@ def pool_cells(folders: list[Path]) -> tuple[list[DataCell], list[str]]:
                 task=str(first.get("task") or _task_of(first["metrics"])),
                 folder=str(folder),
                 seeds=sorted(int(r["seed"]) for r in rs),
-                target=_means(rs, "metrics"),
-                source=_means(rs, "source_metrics"),
+                target=_means(rs, "metrics", path),
+                source=_means(rs, "source_metrics", path),
             )
             if key in cells:
                 notes.append(
