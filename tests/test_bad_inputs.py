@@ -787,6 +787,8 @@ add("pool/baseline-absent", lambda w: pool(w, bench_dir=_records(w, _OK_RECORD))
 add("pool/method-syntax", lambda w: pool(w, "--method", "vtc=", bench_dir=_records(w, _OK_RECORD)), absent=("pool",), expect="BENCHMARK=METHOD")  # fmt: skip
 add("pool/out-is-file", lambda w: ["pool", "--bench", str(_records(w, _OK_RECORD)), "--baseline", "osan", "--out", str(w.file("o", "keep"))], expect="not a folder")  # fmt: skip
 add("pool/no-out", lambda w: ["pool", "--bench", str(w.case)])
+add("pool/tag-not-a-bench-folder", lambda w: pool(w, "--tag", f"{w.case / 'other'}=x", bench_dir=_records(w, _OK_RECORD)), absent=("pool",), expect="not one of the --bench folders")  # fmt: skip
+add("pool/tag-syntax", lambda w: pool(w, "--tag", "gate0", bench_dir=_records(w, _OK_RECORD)), absent=("pool",), expect="DIR=NAME")  # fmt: skip
 add("pool/metric-not-a-number", lambda w: pool(w, bench_dir=_records(w, _OK_RECORD | {"metrics": {"mae": "x"}})), absent=("pool",), expect="metrics.mae is not a number")  # fmt: skip
 
 

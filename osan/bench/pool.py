@@ -114,16 +114,46 @@ def _task_of(metrics: dict[str, Any]) -> str:
     return "regression" if "mae" in metrics else "classification"
 
 
-def pool_cells(folders: list[Path]) -> tuple[list[DataCell], list[str]]:
+TAG_SEP = "@"
+
+
+def parse_tags(items: list[str], folders: list[Path]) -> dict[int, str]:
+    """``--tag DIR=NAME ...`` → {index of DIR in ``folders``: NAME}. Raises BenchError.
+
+    Every variant read from a tagged folder is named ``VARIANT@NAME`` (``osan@gate0``), so runs
+    of one method with other settings pool as a variant of their own instead of replacing it."""
+    where = {Path(f).resolve(): i for i, f in enumerate(folders)}
+    out: dict[int, str] = {}
+    for item in items:
+        folder, sep, name = item.rpartition("=")
+        if not sep or not folder or not name:
+            raise BenchError(f"--tag {item!r}: expected DIR=NAME")
+        if not all(ch.isalnum() or ch in "-_." for ch in name):
+            raise BenchError(f"--tag {item!r}: NAME may hold letters, digits, '-', '_', '.'")
+        i = where.get(Path(folder).resolve())
+        if i is None:
+            raise BenchError(f"--tag {item!r}: {folder} is not one of the --bench folders")
+        if out.get(i, name) != name:
+            raise BenchError(f"--tag: {folder} tagged twice ({out[i]!r}, {name!r})")
+        out[i] = name
+    return out
+
+
+def pool_cells(
+    folders: list[Path], tags: dict[int, str] | None = None
+) -> tuple[list[DataCell], list[str]]:
     """The cells of every folder's ``results.jsonl``; returns (cells, notes).
 
     Within a folder the last record of a run id wins (as in ``osan bench``'s tables). A cell
     (benchmark, direction, data, variant) found in several folders is taken whole from the
-    LAST folder named, and a note says so. Raises :class:`BenchError` for a folder without
-    ``results.jsonl`` or with a line that is not a run record."""
+    LAST folder named, and a note says so. ``tags`` ({folder index: NAME}, from
+    :func:`parse_tags`) renames every variant of that folder ``VARIANT@NAME``. Raises
+    :class:`BenchError` for a folder without ``results.jsonl`` or with a line that is not a
+    run record."""
     cells: dict[tuple[str, str, str, str], DataCell] = {}
     notes: list[str] = []
-    for folder in folders:
+    tags = tags or {}
+    for index, folder in enumerate(folders):
         path = Path(folder) / "results.jsonl"
         if not path.is_file():
             raise BenchError(f"{folder}: no results.jsonl (not an osan bench folder)")
@@ -140,6 +170,8 @@ def pool_cells(folders: list[Path]) -> tuple[list[DataCell], list[str]]:
             dkey, dlabel = data_identity(r.get("data"))
             labels[dkey] = dlabel
             variant = str(r.get("variant") or r["method"])
+            if index in tags:
+                variant = f"{variant}{TAG_SEP}{tags[index]}"
             groups.setdefault((r["benchmark"], r["direction"], dkey, variant), []).append(r)
         for key, rs in groups.items():
             first = rs[0]

@@ -30,12 +30,14 @@ from osan.bench import suites as S
 from osan.bench.cells import COLUMNS
 from osan.bench.options import BenchError
 from osan.bench.pool import (
+    TAG_SEP,
     Comparison,
     DataCell,
     DataSummary,
     MethodChoice,
     compare,
     main_metrics,
+    parse_tags,
     per_data,
     pool_cells,
     tasks_of,
@@ -48,7 +50,8 @@ _TITLES = {"mae": "MAE", "corr": "Corr", "f1": "macro-F1"}
 
 
 def _label(variant: str) -> str:
-    return S.METHOD_LABELS.get(variant, variant)
+    base, sep, tag = variant.partition(TAG_SEP)
+    return S.METHOD_LABELS.get(base, base) + (f" [{tag}]" if sep else "")
 
 
 def _num(metric: str, x: float) -> str:
@@ -105,12 +108,22 @@ def render_markdown(
     rows: list[DataSummary],
     comps: list[Comparison],
     notes: list[str],
+    tags: dict[str, str] | None = None,
 ) -> str:
     out = [
         f"# Pooled over data draws: {choice.label()} against every other method",
         "",
         "Folders: " + ", ".join(f"`{f}`" for f in folders) + ".",
         "",
+    ]
+    if tags:
+        out += [
+            "Tagged folders (their variants are named VARIANT@NAME): "
+            + ", ".join(f"`{f}` → @{n}" for f, n in tags.items())
+            + ".",
+            "",
+        ]
+    out += [
         "Each cell of a bench folder (benchmark, direction, data, method) is the mean over its "
         "training seeds. **Beats** = better on every main metric, strictly (MAE and Corr for "
         "regression, macro-F1 for classification). Differences are paired by data draw, "
@@ -159,9 +172,11 @@ def render_json(
     rows: list[DataSummary],
     comps: list[Comparison],
     notes: list[str],
+    tags: dict[str, str] | None = None,
 ) -> str:
     doc = {
         "folders": [str(f) for f in folders],
+        "tags": dict(tags or {}),
         "method": {"default": choice.default, "per_benchmark": choice.per_benchmark},
         "baseline": baseline,
         "per_data": [asdict(r) for r in rows],
@@ -202,6 +217,14 @@ def add_pool_parser(subparsers: argparse._SubParsersAction) -> argparse.Argument
         "(osan vtc=osan-plus); default osan",
     )
     p.add_argument("--baseline", default="source-only", help="default source-only")
+    p.add_argument(
+        "--tag",
+        nargs="+",
+        default=[],
+        metavar="DIR=NAME",
+        help="name every variant of the bench folder DIR VARIANT@NAME (e.g. osan@gate0 for "
+        "a run of osan with other overrides), so it pools beside the untagged one",
+    )
     p.add_argument("--out", required=True, type=Path, help="report folder OUT")
     return p
 
@@ -211,7 +234,8 @@ def run_pool(args: argparse.Namespace) -> tuple[str, list[DataSummary]]:
     choice = MethodChoice.parse(list(args.method))
     if args.out.exists() and not args.out.is_dir():
         raise BenchError(f"--out {args.out}: exists and is not a folder")
-    cells, notes = pool_cells(list(args.bench))
+    tags = parse_tags(list(args.tag), list(args.bench))
+    cells, notes = pool_cells(list(args.bench), tags)
     variants = {c.variant for c in cells}
     wanted = {m for m in [choice.default, *choice.per_benchmark.values()] if m is not None}
     missing = sorted(wanted - variants)
@@ -226,7 +250,8 @@ def run_pool(args: argparse.Namespace) -> tuple[str, list[DataSummary]]:
     order = {t: i for i, t in enumerate(tasks_of(cells))}
     comps.sort(key=lambda c: (order[(c.benchmark, c.direction)], c.domain != "target"))
     rows = per_data(cells, choice, args.baseline)
-    parts = (list(args.bench), choice, args.baseline, cells, rows, comps, notes)
+    named = {str(args.bench[i]): name for i, name in tags.items()}
+    parts = (list(args.bench), choice, args.baseline, cells, rows, comps, notes, named)
     md = render_markdown(*parts)
     args.out.mkdir(parents=True, exist_ok=True)
     for name, text in (

@@ -6,7 +6,15 @@ import math
 import pytest
 
 from osan.bench.options import BenchError
-from osan.bench.pool import MethodChoice, beats, compare, per_data, pool_cells, sign_test
+from osan.bench.pool import (
+    MethodChoice,
+    beats,
+    compare,
+    parse_tags,
+    per_data,
+    pool_cells,
+    sign_test,
+)
 from osan.cli import main
 
 UDA = {"source-only": "direct", "oracle": "reference"}
@@ -163,6 +171,42 @@ def test_cli_writes_the_report(tmp_path, capsys):
     assert "wrote" in capsys.readouterr().out
 
 
+def test_a_tagged_folder_pools_as_a_variant_of_its_own_beside_the_untagged(tmp_path, capsys):
+    """Runs of osan with other overrides (own folders) are compared with osan, not swapped in."""
+    base = [draw(tmp_path / "b", d, reg(1.0, 0.5), reg(1.1, 0.4), reg(1.05, 0.45)) for d in (1, 2)]
+    alt = [
+        write(tmp_path / "g" / f"d{d}", [record("osan", 1, d, reg(0.9, 0.6), reg(0.4, 0.9))])
+        for d in (1, 2)
+    ]
+    cells, notes = pool_cells(base + alt, parse_tags([f"{a}=gate0" for a in alt], base + alt))
+    variants = {c.variant for c in cells}
+    assert {"osan", "osan@gate0"} <= variants and not notes  # nothing replaced
+    comps = compare(cells, MethodChoice.parse(["osan@gate0"]), "target")
+    vs_osan = next(c for c in comps if c.other == "osan")
+    # per draw: osan's seeds average to (1.0, 0.5); the tagged run is (0.9, 0.6)
+    assert vs_osan.n == 2 and vs_osan.wins == 2
+    assert math.isclose(vs_osan.diff["mae"], 0.1) and math.isclose(vs_osan.diff["corr"], 0.1)
+    out = tmp_path / "pool"
+    tags = [f"{a}=gate0" for a in alt]
+    args = ["pool", "--bench", *map(str, base + alt), "--tag", *tags, "--method", "osan@gate0"]
+    assert main([*args, "--out", str(out)]) == 0
+    md = (out / "pool.md").read_text()
+    assert "## msa A2B: osan@gate0, target test" in md and "OSAN (TAL + DDG) |" in md
+    assert json.loads((out / "pool.json").read_text())["tags"] == {str(a): "gate0" for a in alt}
+    # untagged, the later folders replace osan's cells instead
+    _, notes = pool_cells(base + alt)
+    assert len(notes) == 2 and all("replaced by" in n for n in notes)
+
+
+def test_tags_must_name_a_bench_folder_once_with_a_plain_name(tmp_path):
+    folders = [tmp_path / "a", tmp_path / "b"]
+    assert parse_tags([f"{folders[1]}=x.1"], folders) == {1: "x.1"}
+    for bad in ([f"{folders[0]}="], ["=x"], ["nodir"], [f"{tmp_path / 'c'}=x"],
+                [f"{folders[0]}=a b"], [f"{folders[0]}=x", f"{folders[0]}=y"]):  # fmt: skip
+        with pytest.raises(BenchError):
+            parse_tags(bad, folders)
+
+
 @pytest.mark.parametrize(
     "extra, needle",
     [
@@ -170,6 +214,7 @@ def test_cli_writes_the_report(tmp_path, capsys):
         (["--baseline", "adda"], "--baseline: no finished run of adda"),
         (["--method", "osan", "dan"], "two defaults"),
         (["--method", "vtc=osan"], "no benchmark vtc"),
+        (["--tag", "elsewhere=x"], "is not one of the --bench folders"),
     ],
 )
 def test_bad_commands_exit_2_with_one_line_and_write_nothing(tmp_path, capsys, extra, needle):
