@@ -22,7 +22,7 @@ import io
 import json
 import math
 import sys
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from osan.atomic import atomic_write_bytes
@@ -44,6 +44,26 @@ from osan.bench.pool import (
 )
 
 POOL_MD, POOL_CSV, POOL_JSON = "pool.md", "pool.csv", "pool.json"
+
+
+@dataclass(frozen=True)
+class PoolResult:
+    """Everything one ``osan pool`` report shows."""
+
+    folders: list[Path]
+    choice: MethodChoice
+    baseline: str
+    cells: list[DataCell]
+    rows: list[DataSummary]
+    comps: list[Comparison]
+    notes: list[str]
+    tags: dict[str, str]  # bench folder -> tag NAME
+
+
+def astuple_shallow(r: PoolResult) -> tuple:
+    """The fields of ``r`` in order, not copied (``dataclasses.astuple`` deep-copies)."""
+    return tuple(getattr(r, f.name) for f in fields(r))
+
 
 _PERCENT = {k for cols in COLUMNS.values() for c in cols if c.percent for k in c.keys}
 _TITLES = {"mae": "MAE", "corr": "Corr", "f1": "macro-F1"}
@@ -100,16 +120,9 @@ def comparison_lines(comps: list[Comparison]) -> list[str]:
     return out
 
 
-def render_markdown(
-    folders: list[Path],
-    choice: MethodChoice,
-    baseline: str,
-    cells: list[DataCell],
-    rows: list[DataSummary],
-    comps: list[Comparison],
-    notes: list[str],
-    tags: dict[str, str] | None = None,
-) -> str:
+def render_markdown(r: PoolResult) -> str:
+    """``pool.md``."""
+    folders, choice, baseline, cells, rows, comps, notes, tags = astuple_shallow(r)
     out = [
         f"# Pooled over data draws: {choice.label()} against every other method",
         "",
@@ -164,19 +177,12 @@ def render_csv(comps: list[Comparison]) -> str:
     return buf.getvalue()
 
 
-def render_json(
-    folders: list[Path],
-    choice: MethodChoice,
-    baseline: str,
-    cells: list[DataCell],
-    rows: list[DataSummary],
-    comps: list[Comparison],
-    notes: list[str],
-    tags: dict[str, str] | None = None,
-) -> str:
+def render_json(r: PoolResult) -> str:
+    """``pool.json`` (strict: NaN becomes null)."""
+    folders, choice, baseline, cells, rows, comps, notes, tags = astuple_shallow(r)
     doc = {
         "folders": [str(f) for f in folders],
-        "tags": dict(tags or {}),
+        "tags": dict(tags),
         "method": {"default": choice.default, "per_benchmark": choice.per_benchmark},
         "baseline": baseline,
         "per_data": [asdict(r) for r in rows],
@@ -251,13 +257,13 @@ def run_pool(args: argparse.Namespace) -> tuple[str, list[DataSummary]]:
     comps.sort(key=lambda c: (order[(c.benchmark, c.direction)], c.domain != "target"))
     rows = per_data(cells, choice, args.baseline)
     named = {str(args.bench[i]): name for i, name in tags.items()}
-    parts = (list(args.bench), choice, args.baseline, cells, rows, comps, notes, named)
-    md = render_markdown(*parts)
+    result = PoolResult(list(args.bench), choice, args.baseline, cells, rows, comps, notes, named)
+    md = render_markdown(result)
     args.out.mkdir(parents=True, exist_ok=True)
     for name, text in (
         (POOL_MD, md),
         (POOL_CSV, render_csv(comps)),
-        (POOL_JSON, render_json(*parts)),
+        (POOL_JSON, render_json(result)),
     ):
         atomic_write_bytes(args.out / name, lambda f, t=text: f.write(t.encode()))
     return md, rows
