@@ -161,6 +161,7 @@ def test_cli_writes_the_report(tmp_path, capsys):
     assert main(["pool", "--bench", *map(str, folders), "--out", str(out)]) == 0
     md = (out / "pool.md").read_text()
     assert "| data seed 1 | 1 | 1 of 1 (msa A2B)" in md
+    assert "1 of 1 (msa A2B) [1] |" in md  # one other UDA method (dan) ran
     assert "## msa A2B: osan, source test" in md
     rows = (out / "pool.csv").read_text().splitlines()
     assert rows[0].startswith("benchmark,direction,domain,method,other")
