@@ -22,7 +22,7 @@ import io
 import json
 import math
 import sys
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from osan.atomic import atomic_write_bytes
@@ -58,11 +58,6 @@ class PoolResult:
     comps: list[Comparison]
     notes: list[str]
     tags: dict[str, str]  # bench folder -> tag NAME
-
-
-def astuple_shallow(r: PoolResult) -> tuple:
-    """The fields of ``r`` in order, not copied (``dataclasses.astuple`` deep-copies)."""
-    return tuple(getattr(r, f.name) for f in fields(r))
 
 
 _PERCENT = {k for cols in COLUMNS.values() for c in cols if c.percent for k in c.keys}
@@ -121,19 +116,18 @@ def comparison_lines(comps: list[Comparison]) -> list[str]:
     return out
 
 
-def render_markdown(r: PoolResult) -> str:
+def render_markdown(result: PoolResult) -> str:
     """``pool.md``."""
-    folders, choice, baseline, cells, rows, comps, notes, tags = astuple_shallow(r)
     out = [
-        f"# Pooled over data draws: {choice.label()} against every other method",
+        f"# Pooled over data draws: {result.choice.label()} against every other method",
         "",
-        "Folders: " + ", ".join(f"`{f}`" for f in folders) + ".",
+        "Folders: " + ", ".join(f"`{f}`" for f in result.folders) + ".",
         "",
     ]
-    if tags:
+    if result.tags:
         out += [
             "Tagged folders (their variants are named VARIANT@NAME): "
-            + ", ".join(f"`{f}` → @{n}" for f, n in tags.items())
+            + ", ".join(f"`{f}` → @{n}" for f, n in result.tags.items())
             + ".",
             "",
         ]
@@ -146,18 +140,18 @@ def render_markdown(r: PoolResult) -> str:
         "",
         "## Per data draw",
         "",
-        *per_data_lines(rows, baseline),
+        *per_data_lines(result.rows, result.baseline),
     ]
-    for bench, direction in tasks_of(cells):
+    for bench, direction in tasks_of(result.cells):
         for domain in ("target", "source"):
-            sub = [c for c in comps if (c.benchmark, c.direction, c.domain) ==
+            sub = [c for c in result.comps if (c.benchmark, c.direction, c.domain) ==
                    (bench, direction, domain)]  # fmt: skip
             if not sub:
                 continue
             out += ["", f"## {bench} {direction}: {sub[0].method}, {domain} test", ""]
             out += comparison_lines(sub)
-    if notes:
-        out += ["", "## Notes", ""] + [f"- {n}" for n in notes]
+    if result.notes:
+        out += ["", "## Notes", ""] + [f"- {n}" for n in result.notes]
     return "\n".join(out) + "\n"
 
 
@@ -178,18 +172,20 @@ def render_csv(comps: list[Comparison]) -> str:
     return buf.getvalue()
 
 
-def render_json(r: PoolResult) -> str:
+def render_json(result: PoolResult) -> str:
     """``pool.json`` (strict: NaN becomes null)."""
-    folders, choice, baseline, cells, rows, comps, notes, tags = astuple_shallow(r)
+    choice = result.choice
     doc = {
-        "folders": [str(f) for f in folders],
-        "tags": dict(tags),
+        "folders": [str(f) for f in result.folders],
+        "tags": dict(result.tags),
         "method": {"default": choice.default, "per_benchmark": choice.per_benchmark},
-        "baseline": baseline,
-        "per_data": [asdict(r) for r in rows],
-        "comparisons": [asdict(c) | {"sign_p": {k: c.sign_p(k) for k in c.diff}} for c in comps],
-        "cells": [asdict(c) for c in cells],
-        "notes": notes,
+        "baseline": result.baseline,
+        "per_data": [asdict(r) for r in result.rows],
+        "comparisons": [
+            asdict(c) | {"sign_p": {k: c.sign_p(k) for k in c.diff}} for c in result.comps
+        ],
+        "cells": [asdict(c) for c in result.cells],
+        "notes": result.notes,
     }
     return json.dumps(_finite(doc), indent=1, allow_nan=False) + "\n"
 
