@@ -3,8 +3,19 @@
 The config is read-only once built: derived values (each domain's input dims) are passed to
 modules explicitly, never written back into the config.
 
-Resolution order (later wins): dataclass defaults → the task preset (``regression`` for
-sentiment, ``classification`` for video text) → a YAML file → ``key=value`` overrides.
+Resolution order (later wins), six stages:
+
+1. the dataclass defaults;
+2. the task preset (:data:`TASK_PRESETS`: ``regression`` for sentiment, ``classification``
+   for video text);
+3. the method preset (:data:`METHOD_PRESETS`, e.g. ``osan-mixup`` sets ``ddg.kind=mixup``);
+4. the method-on-task preset (:data:`METHOD_TASK_PRESETS`, e.g. OSAN+ on regression);
+5. a YAML file (a run folder's saved ``config.yaml`` with ``saved=True``: keys it predates
+   take their :data:`INTRODUCED_KEYS` values), itself over ``base`` (``--resume``);
+6. dotted ``key=value`` overrides, then top-level keywords (``method=``, ``seed=``).
+
+Retired keys (``RETIRED_KEYS``) are refused in one line naming the key and the last commit
+that has them; a saved config holding one at the value whose behaviour was kept loads.
 
 This module declares the config (its dataclasses, choices, presets) and resolves, validates and
 saves it; the generic machinery (coercion by annotation, merging, overrides, value checks,
@@ -28,6 +39,7 @@ from osan.config_base import (
     Range,
     build_dataclass,
     check_values,
+    drop_retired_defaults,
     merge_dicts,
     parse_overrides,
     ranged,
@@ -44,7 +56,6 @@ from osan.config_base import (
 #: ``osan.alignment.pairing.PAIRING_STRATEGIES``; a test keeps them equal).
 Solver = Literal["closed_form", "gradient"]
 Pairing = Literal["pseudo_label", "nearest", "random"]
-Orient = Literal["rotate", "sign"]
 Normalize = Literal["standardize", "layer", "orthonormal", "none"]
 EncoderKind = Literal["conv", "gru", "mean"]
 GeneratorKind = Literal["ddg", "mixup"]
@@ -91,40 +102,22 @@ class TALConfig:
     sweeps: int = ranged(1, lo=1)
     momentum: float | None = ranged(0.9, lo=0.0, hi=1.0)
     append_one: bool = True
-    orient: Orient = "rotate"  # "rotate" (smooth coordinates) | "sign" (canonical directions)
     pairing: Pairing = "pseudo_label"
     # Normalisation of the projected tensor: "standardize" (per-domain unit variance of each
     # projected coordinate) | "layer" (per-sample layer norm of the flattened tensor) |
     # "orthonormal" (project with an orthonormal basis of U's span) | "none"
     normalize: Normalize = "standardize"
-    tie: bool = True  # one projection (V = U) for modalities whose dims agree
-    # closed-form TAL update every k steps (0: never, U/V stay fixed)
-    update_every: int = ranged(1, lo=0)
     solver: Solver = "gradient"  # "gradient" (U/V learned) | "closed_form" (Eq. 2 every step)
     # gradient solver: the first k steps set U/V by the closed form
     cca_init_steps: int = ranged(1, lo=0)
     # weight of the TAL correlation objective in the total loss
     corr_weight: float = ranged(0.1, lo=0.0)
-    # What the heads read: "residual" = [LN(modality embeddings), g·LN(TAL tensor)] with a
-    # learned scalar gate g (initialised at ``gate_init``), so TAL adds to what the embeddings
-    # carry; "replace" = the TAL tensor alone (the first build's reading of Fig. 3).
-    fusion: Literal["residual", "replace"] = "residual"
+    # The heads read [LN(modality embeddings), g·LN(TAL tensor)] with a learned scalar gate g
+    # (initialised at ``gate_init``), so TAL adds to what the embeddings carry.
     gate_init: float = ranged(0.0)  # any finite number
     # False: the gate stays at ``gate_init`` (with 0 the head never reads the TAL block, which
     # then only shapes the encoders through the domain losses and TAL's correlation term)
     gate_trainable: bool = True
-    # Residual fusion: dropout on the TAL block where the heads read it (training only; the
-    # aligned LN(TAL tensor) of ``loss.align_on=tal`` is not dropped). 0 = off.
-    head_dropout: float = ranged(0.0, lo=0.0, hi=1.0, hi_open=True)
-    # TAL reads the modality embeddings without gradient, so the TAL block cannot reshape them
-    # (TAL's correlation term, which reads the embeddings directly, still does).
-    detach_input: bool = False
-    # Residual fusion: how the head's first layer is initialised. "joint": as one Linear over
-    # both blocks (PyTorch's U(±1/√fan_in) with fan_in = Σ E_m + T, so the embedding block starts
-    # √((Σ E_m + T)/Σ E_m) ≈ 2.6× smaller than Direct Transfer's head); "block": each block's
-    # columns as a Linear of its own width (the embedding block and the bias exactly as Direct
-    # Transfer's head, the TAL block U(±1/√T)).
-    head_init: Literal["joint", "block"] = "joint"
 
 
 @dataclass(frozen=True)
@@ -138,14 +131,7 @@ class DDGConfig:
     key_dim: int = ranged(8, lo=1)
     # soft domains sent to the discriminator per step (bounds its cost); 0: every head
     heads_per_step: int = ranged(8, lo=0)
-    # "split": the batch is dealt out over the step's heads, each sample through one head
-    # (B generated rows per direction); "all": every sample through every head (B·H' rows)
-    assign: Literal["split", "all"] = "split"
     mixup_alpha: float = ranged(2.0, lo=0.0, lo_open=True)
-    # Where the gradient reversal sits: "after" the generator (its gates are trained against
-    # the discriminator, i.e. to pick what the domains share, §3.2's commonality) or "before"
-    # it (the first build: the gates were trained to help the discriminator).
-    reverse: Literal["after", "before"] = "after"
 
 
 @dataclass(frozen=True)
@@ -162,21 +148,6 @@ class LossConfig:
     mmd_kernels: int = ranged(5, lo=1)
     mmd_kernel_mul: float = ranged(2.0, lo=0.0, lo_open=True)
     disc_hidden: int = ranged(256, lo=1)
-    # Label shift: "iw" weights the source rows of L_adv by w_k = q_t(k) / p_s(k), the ratio of
-    # the target's estimated class (regression: sentiment bin) frequencies, from the model's
-    # own target predictions, to the source's label frequencies (IWDAN-style); "none" = off.
-    label_shift: Literal["none", "iw"] = "none"
-    # What L_adv (with DDG) and L_dis align: "features" = what the head reads; "tal" = the
-    # normalised TAL tensor alone (with tal.fusion=residual), the head still reading both blocks.
-    align_on: Literal["features", "tal"] = "tal"
-    # What L_dis (MK-MMD) compares: "align" = what L_adv aligns (``align_on``); "features" =
-    # what the head reads (both blocks of the residual fusion); "hidden" = the head's hidden
-    # layer (as DAN's fc7; its MMD there has the task's signal).
-    mmd_on: Literal["align", "features", "hidden"] = "align"
-    # OSAN's target branch: False = one dropout-free target forward that every loss and the
-    # pseudo-labels share; True = dropout on the target branch as on the source, plus a second,
-    # dropout-free forward of the target batch for the pseudo-labels (session 4).
-    target_dropout: bool = False
     # L_adv conditioned on the model's predictions (CDAN's randomised multilinear map of the
     # aligned features and the predicted distribution; regression: ``condition_bins`` soft
     # bins of the score); DDG then mixes the conditioned rows. "none" = marginal alignment.
@@ -194,19 +165,6 @@ class LossConfig:
     st_warmup: float = ranged(0.2, lo=0.0, hi=1.0)
     # Regression: the self-training term compares batch-centred views (cannot move the mean).
     st_center: bool = False
-    # Regression: ... and each divided by its batch standard deviation (cannot move the spread
-    # either: the views are asked to agree in order, L_st = 2·(1 − corr)).
-    st_scale: bool = False
-    # What the student view learns: "model" = the model's own clean prediction (no dropout, no
-    # gradient); "ema" = the prediction of a mean teacher, the running average of the model's
-    # weights with decay ``st_ema`` (osan/nn/ema.py).
-    st_teacher: Literal["model", "ema"] = "model"
-    st_ema: float = ranged(0.99, lo=0.0, hi=1.0, hi_open=True)
-    # Which view teaches: "clean" = the prediction without dropout (the model's or the mean
-    # teacher's); "dropped" = the model's prediction (no gradient) on a second, independently
-    # dropped view in training mode (Π-model, Laine & Aila ICLR 2017), so that neither view
-    # has more signal than the other and the term cannot ask the model to amplify its output.
-    st_views: Literal["clean", "dropped"] = "clean"
     # Also apply the term to the source batch, where the task loss anchors the output scale.
     st_source: bool = False
 
@@ -332,8 +290,8 @@ METHOD_TASK_PRESETS: dict[tuple[str, str], dict[str, Any]] = {
 #: the key existed (listed where it differs from today's default). A run folder's
 #: ``config.yaml`` holds the whole resolved config, so a key it lacks is one it predates.
 INTRODUCED_KEYS: dict[str, dict[str, Any]] = {
-    # session 5; st_source: session 7 (OSAN+'s regression preset turns it on)
-    "loss": {"target_dropout": True, "condition": "none", "st_source": False},
+    # condition: session 5; st_source: session 7 (OSAN+'s regression preset turns it on)
+    "loss": {"condition": "none", "st_source": False},
 }
 
 
@@ -375,7 +333,7 @@ def load_config(
         if not isinstance(loaded, dict):
             raise ConfigError(f"{path}: top level must be a mapping")
         if saved:
-            loaded = merge_dicts(INTRODUCED_KEYS, loaded)
+            loaded = drop_retired_defaults(merge_dicts(INTRODUCED_KEYS, loaded))
         data = merge_dicts(data, loaded)
     if overrides:
         over = overrides if isinstance(overrides, dict) else parse_overrides(overrides)
@@ -410,11 +368,6 @@ def validate_config(cfg: Config) -> None:
         raise ConfigError(
             f"selection={cfg.selection} applies to {list(VALIDATOR_TASKS[cfg.selection])} "
             f"only; for {cfg.task} choose from {valid}"
-        )
-    if cfg.loss.st_views == "dropped" and cfg.loss.st_teacher == "ema":
-        raise ConfigError(
-            "loss.st_views=dropped teaches with the model's own dropped view; "
-            "it cannot be combined with loss.st_teacher=ema"
         )
     if cfg.method.strip() != cfg.method or not cfg.method:
         raise ConfigError(f"method: {cfg.method!r} is not a method name")

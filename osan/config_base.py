@@ -70,6 +70,54 @@ RETIRED_KEYS: dict[str, str] = {
     for key in ("tal.standardize", "tal.output_norm", "tal.orthonormal_output")
 }
 
+#: The last commit that has the options of :data:`RETIRED_OPTIONS` (check it out to rerun a
+#: result that used one; docs/method.md, "Retired options", says what each measured).
+RETIRED_IN = "00e8d38"
+
+#: Options retired because their measured effect was nil or harmful and no preset used them
+#: (issue 27): key -> the value whose behaviour the code kept (the default it had). A run
+#: folder's saved config.yaml holds every key; one at this value loads (the behaviour is the
+#: same), any other value, or the key in a user's YAML or override, is refused in one line.
+RETIRED_OPTIONS: dict[str, Any] = {
+    "tal.fusion": "residual",
+    "tal.update_every": 1,
+    "tal.tie": True,
+    "tal.orient": "rotate",
+    "tal.head_dropout": 0.0,
+    "tal.detach_input": False,
+    "tal.head_init": "joint",
+    "ddg.reverse": "after",
+    "ddg.assign": "split",
+    "loss.target_dropout": False,
+    "loss.mmd_on": "align",
+    "loss.align_on": "tal",
+    "loss.st_scale": False,
+    "loss.st_teacher": "model",
+    "loss.st_ema": 0.99,
+    "loss.st_views": "clean",
+    "loss.label_shift": "none",
+}
+RETIRED_KEYS.update(
+    {
+        key: f"was retired (its measured effect was nil or harmful; the code keeps {key}="
+        f"{str(value).lower() if isinstance(value, bool) else value}); last in commit "
+        f"{RETIRED_IN} (docs/method.md, Retired options)"
+        for key, value in RETIRED_OPTIONS.items()
+    }
+)
+
+
+def drop_retired_defaults(data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` (a saved run config, nested) without the retired keys that hold the value
+    whose behaviour the code kept; a retired key at another value stays, to be refused."""
+    out = {k: dict(v) if isinstance(v, dict) else v for k, v in data.items()}
+    for key, kept in RETIRED_OPTIONS.items():
+        section, name = key.split(".")
+        node = out.get(section)
+        if isinstance(node, dict) and name in node and node[name] == kept:
+            del node[name]
+    return out
+
 
 def convert_value(value: Any, tp: Any, key: str) -> Any:
     """Coerce a YAML/CLI value to the annotated type ``tp`` (strict: no silent surprises)."""
@@ -132,6 +180,9 @@ def build_dataclass(cls: type, data: dict[str, Any], prefix: str = "") -> Any:
     known = {f.name for f in fields(cls)}
     unknown = set(data) - known
     for key in sorted(prefix + str(k) for k in unknown):
+        if key in RETIRED_OPTIONS:
+            value = data[key.rsplit(".", 1)[1]]
+            raise ConfigError(f"{key}={value!r} {RETIRED_KEYS[key]}")
         if key in RETIRED_KEYS:
             raise ConfigError(f"{key} no longer exists: {RETIRED_KEYS[key]}")
     if unknown:

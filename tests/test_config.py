@@ -1,6 +1,8 @@
+from dataclasses import fields
+
 import pytest
 
-from osan.config import ConfigError, load_config, parse_overrides, save_config
+from osan.config import Config, ConfigError, load_config, parse_overrides, save_config
 
 
 def test_defaults_follow_the_paper_per_task():
@@ -82,3 +84,45 @@ def test_retired_tal_flags_name_their_replacement(old, new):
     assert load_config().tal.normalize == "standardize"
     with pytest.raises(ConfigError, match="tal.normalize: must be one of standardize"):
         load_config(overrides=["tal.normalize=batch"])
+
+
+def test_a_retired_option_in_a_users_yaml_or_override_is_one_line_naming_it(tmp_path):
+    from osan.config_base import RETIRED_IN, RETIRED_OPTIONS
+
+    path = tmp_path / "my.yaml"
+    path.write_text("loss:\n  label_shift: iw\n")
+    for kwargs in ({"path": path}, {"overrides": ["tal.fusion=residual"]}):
+        with pytest.raises(ConfigError) as err:
+            load_config(**kwargs)
+        line = str(err.value)
+        assert "\n" not in line and "was retired" in line and f"last in commit {RETIRED_IN}" in line
+    assert str(err.value).startswith("tal.fusion='residual' was retired")
+    for key in RETIRED_OPTIONS:  # none survives as a field
+        section, name = key.split(".")
+        assert name not in {f.name for f in fields(getattr(Config(), section))}, key
+
+
+def test_a_saved_run_config_with_retired_keys_loads_at_the_kept_value_and_is_refused_else(
+    tmp_path,
+):
+    """A run folder's config.yaml saved before the retirement holds every key: at the value
+    whose behaviour the code kept it loads as today's config; at any other it is refused."""
+    import yaml
+
+    from osan.config import save_config
+    from osan.config_base import RETIRED_OPTIONS
+
+    path = tmp_path / "config.yaml"
+    save_config(load_config(), path)
+    saved = yaml.safe_load(path.read_text())
+    for key, kept in RETIRED_OPTIONS.items():
+        section, name = key.split(".")
+        saved[section][name] = kept
+    path.write_text(yaml.safe_dump(saved))
+    assert load_config(path, saved=True) == load_config()
+    with pytest.raises(ConfigError, match="retired"):
+        load_config(path)  # the same file as a user's YAML: refused
+    saved["loss"]["st_views"] = "dropped"
+    path.write_text(yaml.safe_dump(saved))
+    with pytest.raises(ConfigError, match=r"^loss.st_views='dropped' was retired"):
+        load_config(path, saved=True)

@@ -49,25 +49,16 @@ def self_training_loss(
     task: str,
     threshold: float,
     center: bool = False,
-    scale: bool = False,
 ) -> Tensor:
     """L_st of the module doc. ``center`` (regression): compare the two views with their batch
     means removed, so that the term cannot move the target's prediction mean (measured: without
-    it, OSAN+'s target predictions drift on msa). ``scale`` (regression): also divide each view
-    by its batch standard deviation, so that the term asks the views to agree in order and
-    shape but not in spread, L_st = mean_j (z(s)_j − z(t)_j)² = 2·(1 − corr(s, t)) (measured:
-    with centring alone the target predictions' spread collapsed on some runs and doubled on
-    others).
+    it, OSAN+'s target predictions drift on msa).
 
     Shape: student, teacher: (B,) regression values or (B, K) logits -> () scalar
     """
     teacher = teacher.detach()
-    if (center or scale) and task != "classification":
+    if center and task != "classification":
         student, teacher = student - student.mean(), teacher - teacher.mean()
-        if scale:
-            eps = torch.finfo(student.dtype).eps
-            student = student / student.pow(2).mean().add(eps).sqrt()
-            teacher = teacher / teacher.pow(2).mean().add(eps).sqrt()
     if task == "classification":
         conf, cls = F.softmax(teacher, dim=-1).max(dim=-1)  # (B,), (B,)
         mask = (conf >= threshold).to(student.dtype)  # (B,)

@@ -8,15 +8,12 @@ objective that trains the encoders). The ablations of Tables 2/3/7/8 are config 
 
 from __future__ import annotations
 
-from contextlib import nullcontext
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from osan.alignment.adversarial import domain_adversarial_loss
 from osan.alignment.conditioning import RandomizedMultilinear, prediction_condition
-from osan.alignment.label_shift import LabelShiftWeights
 from osan.alignment.mmd import mk_mmd
 from osan.alignment.pairing import pair_indices
 from osan.alignment.self_training import drop_time_steps, self_training_loss
@@ -27,28 +24,10 @@ from osan.methods.dann import adversarial_terms
 from osan.mixing.ddg import DynamicDomainGenerator, Generated
 from osan.mixing.mixup import MixupGenerator
 from osan.nn.discriminator import DomainDiscriminator
-from osan.nn.ema import ParameterEMA
 from osan.nn.grl import grad_reverse
 from osan.nn.modes import no_dropout
 from osan.schedules import grl_coeff
 from osan.types import Batch, StepOutput
-
-
-@torch.no_grad()
-def block_init(layer: nn.Linear, widths: list[int]) -> None:
-    """Initialise ``layer``'s input columns block by block, each block as PyTorch initialises a
-    ``nn.Linear`` of that block's width alone (U(±1/√width)), the bias as the first block's.
-
-    Shape: layer.weight (out, Σ widths)"""
-    if sum(widths) != layer.in_features:
-        raise ValueError(f"block widths {widths} do not add up to {layer.in_features} inputs")
-    start = 0
-    for width in widths:
-        bound = width**-0.5
-        layer.weight[:, start : start + width].uniform_(-bound, bound)
-        start += width
-    if layer.bias is not None:
-        layer.bias.uniform_(-(widths[0] ** -0.5), widths[0] ** -0.5)
 
 
 def select_rows(h: dict[str, Tensor], index: Tensor) -> dict[str, Tensor]:
@@ -74,13 +53,10 @@ class OSAN(Method):
                 sweeps=cfg.tal.sweeps,
                 momentum=cfg.tal.momentum,
                 append_one=cfg.tal.append_one,
-                orient=cfg.tal.orient,
                 normalize=cfg.tal.normalize,
                 solver=cfg.tal.solver,
-                tie=cfg.tal.tie,
             )
-        self.residual = self.tal is not None and cfg.tal.fusion == "residual"
-        if self.residual:  # per-block normalisation; the gate lets TAL in as it helps
+        if self.tal is not None:  # per-block normalisation; the gate lets TAL in as it helps
             self.embed_norm = nn.LayerNorm(sum(self.embed_dims.values()))
             self.tal_norm = nn.LayerNorm(self.tal.out_dim)
             gate = torch.tensor(float(cfg.tal.gate_init))
@@ -88,18 +64,13 @@ class OSAN(Method):
                 self.tal_gate = nn.Parameter(gate)
             else:
                 self.register_buffer("tal_gate", gate)
-        self.head = self.make_head(self.feature_dim, norm=not self.residual)
-        if self.residual and cfg.tal.head_init == "block":
-            block_init(self.head.first_linear, [sum(self.embed_dims.values()), self.tal.out_dim])
+        self.head = self.make_head(self.feature_dim, norm=self.tal is None)
         dim = self.align_dim
         self.condition = None
         if cfg.loss.condition == "cdan" and cfg.loss.adv:
             k = num_outputs if cfg.task == "classification" else cfg.loss.condition_bins
             self.condition = RandomizedMultilinear(dim, k, cfg.loss.condition_dim, seed=cfg.seed)
             dim = cfg.loss.condition_dim  # the discriminator and DDG see T(a, g)
-        self.label_shift = None
-        if cfg.loss.label_shift == "iw" and cfg.loss.adv:
-            self.label_shift = LabelShiftWeights(cfg.task, num_outputs)
         self.discriminator = None
         if cfg.loss.adv:
             self.discriminator = DomainDiscriminator(dim, hidden=cfg.loss.disc_hidden)
@@ -113,28 +84,18 @@ class OSAN(Method):
                 self.generator = MixupGenerator(
                     heads=cfg.ddg.heads, lam=None, alpha=cfg.ddg.mixup_alpha
                 )
-        self.ema: ParameterEMA | None = None
-        if cfg.loss.self_train > 0 and cfg.loss.st_teacher == "ema":
-            # the mean teacher averages what predicts: encoders, TAL's norms and gate, head
-            domain_side = ("discriminator.", "generator.", "condition.")
-            names = [n for n, _ in self.named_parameters() if not n.startswith(domain_side)]
-            self.ema = ParameterEMA(self, names, cfg.loss.st_ema)
         self.register_buffer("steps_done", torch.zeros((), dtype=torch.long))
 
     @property
     def feature_dim(self) -> int:
         if self.tal is None:
             return super().feature_dim
-        if self.residual:
-            return super().feature_dim + self.tal.out_dim
-        return self.tal.out_dim
+        return super().feature_dim + self.tal.out_dim
 
     @property
     def align_dim(self) -> int:
         """Width of what the discriminator, DDG and MK-MMD see (see :meth:`represent`)."""
-        if self.residual and self.cfg.loss.align_on == "tal":
-            return self.tal.out_dim
-        return self.feature_dim
+        return self.feature_dim if self.tal is None else self.tal.out_dim
 
     @property
     def adv_dim(self) -> int:
@@ -145,27 +106,19 @@ class OSAN(Method):
     def represent(self, h: dict[str, Tensor], domain: str) -> tuple[Tensor, Tensor]:
         """The representation the heads read, and the one the domain losses align.
 
-        ``tal.fusion = "residual"``: f = [LN(h_1; …; h_N), g · LN(TAL tensor)], g a learned
-        scalar (initialised at ``tal.gate_init``); ``"replace"``: f = the TAL tensor alone.
-        Aligned: f itself, or with ``loss.align_on = "tal"`` (residual fusion only) LN(TAL
-        tensor), ungated: alignment acts in TAL's space, the head reads both blocks.
+        With TAL: f = [LN(h_1; …; h_N), g · LN(TAL tensor)], g a learned scalar (initialised at
+        ``tal.gate_init``); the domain losses align a = LN(TAL tensor), ungated: alignment acts
+        in TAL's space, the head reads both blocks. Without TAL: f = a = [h_1; …; h_N].
 
         Shape: {m: (B, E_m)} -> f (B, feature_dim), a (B, align_dim)
         """
         if self.tal is None:
             f = super().fuse(h, domain)
             return f, f
-        h_tal = {m: x.detach() for m, x in h.items()} if self.cfg.tal.detach_input else h
-        t = self.tal.project(h_tal, domain)  # (B, Π D_n) — Eq. (1)'s projected tensor
-        if not self.residual:
-            return t, t
+        t = self.tal_norm(self.tal.project(h, domain))  # (B, T) — Eq. (1)'s projected tensor
         e = super().fuse(h, domain)  # (B, Σ E_m), the concatenated embeddings
-        t = self.tal_norm(t)
-        read = t  # what the heads read
-        if self.cfg.tal.head_dropout > 0:
-            read = F.dropout(t, self.cfg.tal.head_dropout, self.training)
-        f = torch.cat([self.embed_norm(e), self.tal_gate * read], dim=-1)  # (B, Σ E_m + T)
-        return f, (t if self.cfg.loss.align_on == "tal" else f)
+        f = torch.cat([self.embed_norm(e), self.tal_gate * t], dim=-1)  # (B, Σ E_m + T)
+        return f, t
 
     def fuse(self, h: dict[str, Tensor], domain: str) -> Tensor:
         """The representation the heads read (:meth:`represent`). Shape: (B, feature_dim)"""
@@ -173,7 +126,7 @@ class OSAN(Method):
 
     @torch.no_grad()
     def clean_predict(self, batch: Batch, domain: str) -> Tensor:
-        """Predictions without dropout and without gradient (pseudo-labels, teacher).
+        """Predictions without dropout and without gradient (OSAN+'s teacher on the source).
 
         Shape: (B,) regression values or (B, K) logits"""
         was_training = self.training
@@ -186,28 +139,17 @@ class OSAN(Method):
     # -- pieces of the step ---------------------------------------------------------------
     def consistency(self, batch: Batch, domain: str, clean: Tensor | None) -> Tensor:
         """OSAN+'s self-training term on one batch: a dropped view (``loss.st_mask``) learns
-        the teacher's prediction. The teacher is ``clean`` (a prediction without dropout and
-        without gradient, e.g. the mean teacher's; ``None``: the model's own,
-        :meth:`clean_predict`) or, with ``loss.st_views=dropped``, the model's prediction (no
-        gradient) on a second, independently dropped view.
+        the teacher's prediction ``clean`` (without dropout and without gradient; ``None``:
+        computed here by :meth:`clean_predict`).
 
         Shape: clean (B,) or (B, K) or None -> () scalar"""
         loss_cfg = self.cfg.loss
-        if loss_cfg.st_views == "dropped":
-            with torch.no_grad():
-                view = drop_time_steps(batch, loss_cfg.st_mask, self.rng)
-                clean = self.head(self.features(view, domain))
-        elif clean is None:
+        if clean is None:
             clean = self.clean_predict(batch, domain)
         view = drop_time_steps(batch, loss_cfg.st_mask, self.rng)
         student = self.head(self.features(view, domain))
         return self_training_loss(
-            student,
-            clean,
-            self.task,
-            loss_cfg.st_threshold,
-            loss_cfg.st_center,
-            loss_cfg.st_scale,
+            student, clean, self.task, loss_cfg.st_threshold, loss_cfg.st_center
         )
 
     def pair(
@@ -231,35 +173,22 @@ class OSAN(Method):
                 generator=self.rng,
             )
 
-    def adversarial_loss(
-        self,
-        f_s: Tensor,
-        f_t: Tensor,
-        pair: Tensor,
-        progress: float,
-        source_weight: Tensor | None = None,
-    ) -> Tensor:
+    def adversarial_loss(self, f_s: Tensor, f_t: Tensor, pair: Tensor, progress: float) -> Tensor:
         """L_adv: the discriminator sees source (label 0), target (label 1) and the generated
         soft domains with soft labels; the encoders see the reversed gradient.
 
-        ``ddg.reverse = "after"``: the generator mixes the features themselves and the
-        reversal sits between it and the discriminator, so its gates are trained to confuse
-        the discriminator (to pick what the domains share); ``"before"``: it mixes reversed
-        features, and its gates are trained to help the discriminator.
+        The generator mixes the features themselves and the reversal sits between it and the
+        discriminator, so its gates are trained to confuse the discriminator (to pick what the
+        domains share, §3.2's commonality).
 
-        Shape: f_s, f_t (B, D); pair (B,); source_weight (B,) or None -> ()
+        Shape: f_s, f_t (B, D); pair (B,) -> ()
         """
         coeff = grl_coeff(progress, gamma=self.cfg.loss.grl_gamma, max_coeff=self.cfg.loss.grl_max)
-        loss, _ = adversarial_terms(self.discriminator, f_s, f_t, coeff, source_weight)
+        loss, _ = adversarial_terms(self.discriminator, f_s, f_t, coeff)
         if self.generator is None:
             return loss
-        heads = self.sample_heads()
-        if self.cfg.ddg.reverse == "after":
-            gen = self.generate(f_s[pair], f_t, heads)
-            gen_s, gen_t = grad_reverse(gen.source, coeff), grad_reverse(gen.target, coeff)
-        else:
-            gen = self.generate(grad_reverse(f_s, coeff)[pair], grad_reverse(f_t, coeff), heads)
-            gen_s, gen_t = gen.source, gen.target
+        gen = self.generate(f_s[pair], f_t, self.sample_heads())
+        gen_s, gen_t = grad_reverse(gen.source, coeff), grad_reverse(gen.target, coeff)
         b, h, d = gen_s.shape
         logits = self.discriminator(torch.cat([gen_s, gen_t]).reshape(2 * b * h, d))
         labels = torch.cat(
@@ -275,17 +204,16 @@ class OSAN(Method):
     def generate(self, s: Tensor, t: Tensor, heads: Tensor | None) -> Generated:
         """The generated domains of this step for paired rows ``s[i] ↔ t[i]``.
 
-        ``ddg.assign = "all"``: every row goes through every selected head (B·H' generated
-        rows per direction). ``"split"`` (default): the batch is dealt out over the selected
-        heads, row i to head i mod H' (``forward_split``), so each step still covers H'
-        generated domains but sends B rows per direction to the discriminator, as many as it
-        sees real ones. Both are unbiased estimates of the discriminator loss averaged over
-        heads and samples (the heads are drawn uniformly); "split" costs about 1/H' of "all".
+        The batch is dealt out over the selected heads, row i to head i mod H'
+        (``forward_split``), so each step still covers H' generated domains but sends B rows
+        per direction to the discriminator, as many as it sees real ones: an unbiased estimate
+        of the discriminator loss averaged over heads and samples (the heads are drawn
+        uniformly) at about 1/H' of the cost of every row through every head.
 
-        Shape: s, t (B, D); heads (H',) or None (all H) -> Generated (B, H', D) or (≤B, 1, D)
+        Shape: s, t (B, D); heads (H',) or None (all H) -> Generated (≤B, 1, D)
         """
         assert self.generator is not None
-        if self.cfg.ddg.assign == "all" or len(s) == 0:
+        if len(s) == 0:
             return self.generator(s, t, heads=heads, generator=self.rng)
         if heads is None:  # every head this step, in a random order (B may be < H)
             heads = torch.randperm(self.cfg.ddg.heads, generator=self.rng)
@@ -300,55 +228,42 @@ class OSAN(Method):
 
     # -- the step: Eq. (5) ----------------------------------------------------------------
     def training_step(self, src: Batch, tgt: Batch, progress: float) -> StepOutput:
+        """L = L_task + α·L_adv + β·L_dis (Eq. 5) + γ·L_corr (TAL) [+ w·L_st (OSAN+)].
+
+        One dropout-free target forward serves every loss and the pseudo-labels."""
         loss_cfg = self.cfg.loss
-        shared = not loss_cfg.target_dropout  # one dropout-free target forward for everything
-        # OSAN+ with a mean teacher: its predictions (target; source with loss.st_source),
-        # computed before any kept graph
-        teacher = teacher_s = None
-        if self.ema is not None:
-            with self.ema.swapped(self):
-                teacher = self.clean_predict(tgt, "target")
-                if loss_cfg.st_source:
-                    teacher_s = self.clean_predict(src, "source")
         h_s = self.encoder(src, "source")  # {m: (B, E_m)}
-        with no_dropout(self.encoder) if shared else nullcontext():
+        with no_dropout(self.encoder):
             h_t = self.encoder(tgt, "target")  # {m: (B, E_m)}
         f_s, a_s = self.represent(h_s, "source")  # (B, D), (B, D_a)
         f_t, a_t = self.represent(h_t, "target")  # (B, D), (B, D_a)
-        z_s = self.head.hidden(f_s)  # (B, hidden)
-        pred_s = self.head.output(z_s)
-        terms = {"task": self.task_loss(pred_s, src.label)}
-        pair = None
-        tal_rows = None
+        pred_s = self.head(f_s)
+        terms = {"task": self.task_loss(pred_s, src.label)}  # L_task
+        weights = {"adv": loss_cfg.alpha, "dis": loss_cfg.beta, "corr": self.cfg.tal.corr_weight}
+
+        # Target predictions (no dropout, no gradient): pseudo-label pairing, CDAN, OSAN+.
         needs_pairs = self.tal is not None or self.generator is not None
-        needs_pred = (
+        pred_t = None
+        if (
             (needs_pairs and self.cfg.tal.pairing == "pseudo_label")
-            or self.label_shift is not None
             or loss_cfg.self_train > 0
             or self.condition is not None
-        )
-        z_t = None  # the head's hidden layer on the target (dropout-free when shared)
-        if (shared and needs_pred) or loss_cfg.mmd_on == "hidden":
-            with no_dropout(self.head) if shared else nullcontext():
-                z_t = self.head.hidden(f_t)  # (B, hidden)
-        pred_t = None  # target predictions without dropout and without gradient
-        if needs_pred:
-            pred_t = self.head.output(z_t).detach() if shared else self.clean_predict(tgt, "target")
-        if needs_pairs:
-            pair = self.pair(h_s, h_t, pred_t, src.label)
+        ):
+            with no_dropout(self.head):
+                pred_t = self.head(f_t).detach()
+        pair = self.pair(h_s, h_t, pred_t, src.label) if needs_pairs else None
+
+        tal_rows = None  # TAL: the correlation term and the rows of the closed-form update
         if self.tal is not None:
             h_sp = select_rows(h_s, pair)
             if self.cfg.tal.corr_weight > 0:
-                terms["corr"] = self.tal.correlation_loss(h_sp, h_t)
+                terms["corr"] = self.tal.correlation_loss(h_sp, h_t)  # L_corr
             tal_rows = (
                 {m: x.detach() for m, x in h_sp.items()},
                 {m: x.detach() for m, x in h_t.items()},
             )
-        weight = None
-        if self.label_shift is not None:
-            self.label_shift.update(src.label, pred_t)
-            weight = self.label_shift.weights(src.label)  # (B,)
-        if self.discriminator is not None:
+
+        if self.discriminator is not None:  # L_adv, with DDG's generated domains
             if pair is None:
                 pair = torch.arange(len(f_t))
             d_s, d_t = a_s, a_t
@@ -356,24 +271,23 @@ class OSAN(Method):
                 bins = loss_cfg.condition_bins
                 d_s = self.condition(a_s, prediction_condition(pred_s, self.task, bins))
                 d_t = self.condition(a_t, prediction_condition(pred_t, self.task, bins))
-            terms["adv"] = self.adversarial_loss(d_s, d_t, pair, progress, weight)
-        if loss_cfg.dis:
-            m_s, m_t = {"align": (a_s, a_t), "features": (f_s, f_t), "hidden": (z_s, z_t)}[
-                loss_cfg.mmd_on
-            ]
+            terms["adv"] = self.adversarial_loss(d_s, d_t, pair, progress)
+
+        if loss_cfg.dis:  # L_dis: MK-MMD on what L_adv aligns
             terms["dis"] = mk_mmd(
-                m_s, m_t, num_kernels=loss_cfg.mmd_kernels, kernel_mul=loss_cfg.mmd_kernel_mul
+                a_s, a_t, num_kernels=loss_cfg.mmd_kernels, kernel_mul=loss_cfg.mmd_kernel_mul
             )
-        weights = {"adv": loss_cfg.alpha, "dis": loss_cfg.beta, "corr": self.cfg.tal.corr_weight}
-        if loss_cfg.self_train > 0:
-            terms["st"] = self.consistency(tgt, "target", pred_t if teacher is None else teacher)
+
+        if loss_cfg.self_train > 0:  # OSAN+: a dropped view learns the clean prediction
+            terms["st"] = self.consistency(tgt, "target", pred_t)
             if loss_cfg.st_source:
-                terms["st"] = (terms["st"] + self.consistency(src, "source", teacher_s)) / 2
+                terms["st"] = (terms["st"] + self.consistency(src, "source", None)) / 2
             ramp = min(1.0, progress / loss_cfg.st_warmup) if loss_cfg.st_warmup > 0 else 1.0
             weights["st"] = loss_cfg.self_train * ramp
+
         out = combine(terms, weights)
         out.tal_rows = tal_rows
-        if self.residual:
+        if self.tal is not None:
             out.logs["tal_gate"] = float(self.tal_gate.detach())
         return out
 
@@ -383,19 +297,13 @@ class OSAN(Method):
 
         Runs after the optimiser step so that the projections used in the backward pass
         are not modified in place. ``gather`` maps the rows of this process to the rows the
-        update's statistics are computed on (under DDP, every rank's: the loop passes it).
-        The mean teacher (``loss.st_teacher=ema``) averages the weights just stepped."""
+        update's statistics are computed on (under DDP, every rank's: the loop passes it). The
+        gradient solver runs it for its first ``tal.cca_init_steps`` steps (its initialisation),
+        the closed-form solver every step."""
         self.steps_done += 1
-        if self.ema is not None:
-            self.ema.update(self)
-        every = self.cfg.tal.update_every
         if self.tal is not None and out.tal_rows is not None:
             step = int(self.steps_done)
-            if self.cfg.tal.solver == "gradient":
-                due = step <= self.cfg.tal.cca_init_steps
-            else:
-                due = every > 0 and (step - 1) % every == 0
-            if due:
+            if self.cfg.tal.solver != "gradient" or step <= self.cfg.tal.cca_init_steps:
                 h_s, h_t = out.tal_rows
                 self.tal.update(
                     {m: gather(x) for m, x in h_s.items()}, {m: gather(x) for m, x in h_t.items()}

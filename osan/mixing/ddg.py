@@ -188,8 +188,8 @@ class DynamicDomainGenerator(nn.Module):
     ) -> Generated:
         """Eq. (4) with the batch dealt out over ``heads``: row i goes through head
         ``heads[i mod H']`` only, so each step covers H' generated domains with one generated
-        sample per row and direction (``ddg.assign = "split"``; :meth:`forward` sends every row
-        through every head). Uses the first n·H' rows, n = B // H' (H' is cut to B when B < H').
+        sample per row and direction (what OSAN uses; :meth:`forward` sends every row through
+        every head). Uses the first n·H' rows, n = B // H' (H' is cut to B when B < H').
 
         Shape:
             s, t: (B, D); heads: (H',)

@@ -1,5 +1,6 @@
-"""OSAN's generated domains: how many rows reach the discriminator under ``ddg.assign``, and
-that the "split" assignment computes Eq. (4) for each row under that row's own head."""
+"""OSAN's generated domains: the batch is dealt out over the step's heads (one generated row
+per sample and direction reaches the discriminator), and this split computes Eq. (4) for each
+row under that row's own head."""
 
 import pytest
 import torch
@@ -24,16 +25,12 @@ def _discriminator_rows(method, s, t) -> list[int]:
 
 
 @pytest.mark.parametrize("kind", ["osan", "osan-mixup"])
-def test_split_sends_one_generated_row_per_sample_and_all_sends_one_per_head(kind):
+def test_split_sends_one_generated_row_per_sample(kind):
     src, tgt, s, t = batches(n=48)
-    rows = {}
-    for assign in ("split", "all"):
-        cfg = cfg_for(kind, f"ddg.assign={assign}", "ddg.heads=16", "ddg.heads_per_step=4")
-        method = build_method(cfg, describe_dims(src, tgt), 1).train()
-        rows[assign] = _discriminator_rows(method, s, t)
-    # first call: the 2B real rows; second: the generated rows of both directions
-    assert rows["split"] == [96, 96]
-    assert rows["all"] == [96, 96 * 4]
+    cfg = cfg_for(kind, "ddg.heads=16", "ddg.heads_per_step=4")
+    method = build_method(cfg, describe_dims(src, tgt), 1).train()
+    # first call: the 2B real rows; second: the generated rows of both directions (B each)
+    assert _discriminator_rows(method, s, t) == [96, 96]
 
 
 def test_split_is_each_rows_own_head_of_the_full_generation():
@@ -72,15 +69,21 @@ def test_split_is_each_rows_own_head_of_the_full_generation():
 
 
 def test_split_drops_the_remainder_rows_and_uses_at_most_b_heads():
+    """B = 10 rows over H' = 4 heads: n = B // H' = 2 rows per head, rows 8 and 9 dropped, row
+    i through heads[i mod 4]; B = 3 < H': the first 3 heads, row i through heads[i]. Each
+    generated row equals that row's column of the full generation (every row, every head)."""
     torch.manual_seed(0)
     ddg = DynamicDomainGenerator(5, heads=8, key_dim=2)
-    heads = torch.arange(4)
-    assert ddg.forward_split(torch.randn(10, 5), torch.randn(10, 5), heads).source.shape == (
-        8,
-        1,
-        5,
-    )
-    assert ddg.forward_split(torch.randn(3, 5), torch.randn(3, 5), heads).source.shape == (3, 1, 5)
+    heads = torch.tensor([6, 1, 3, 0])
+    s, t = torch.randn(10, 5), torch.randn(10, 5)
+    for b, used, column in ((10, heads, lambda i: i % 4), (3, heads[:3], lambda i: i)):
+        split = ddg.forward_split(s[:b], t[:b], heads)
+        rows = b // len(heads) * len(heads) if b >= len(heads) else b  # 8, then 3
+        assert split.source.shape == split.target.shape == (rows, 1, 5)
+        full = ddg(s[:rows], t[:rows], heads=used)  # (rows, H'', 5)
+        for i in range(rows):
+            torch.testing.assert_close(split.source[i, 0], full.source[i, column(i)])
+            torch.testing.assert_close(split.target[i, 0], full.target[i, column(i)])
 
 
 def test_only_the_heads_used_get_gradients():
@@ -107,9 +110,9 @@ def test_mixup_split_gives_each_row_its_heads_coefficient_and_label():
     torch.testing.assert_close(out.target_domain_label[:, 0], lam)
 
 
-def test_assign_must_be_split_or_all():
-    with pytest.raises(ConfigError, match="ddg.assign"):
-        cfg_for("osan", "ddg.assign=some")
+def test_the_retired_assign_option_is_refused_by_name():
+    with pytest.raises(ConfigError, match=r"ddg.assign='all' was retired .* last in commit"):
+        cfg_for("osan", "ddg.assign=all")
 
 
 def test_split_with_every_head_per_step_still_reaches_every_head_when_b_is_smaller():

@@ -65,10 +65,10 @@ class TensorAlignment(Fusion, Statistics, nn.Module):
         sweeps: int = _DEFAULTS.sweeps,
         momentum: float | None = _DEFAULTS.momentum,
         append_one: bool = _DEFAULTS.append_one,
-        orient: str = _DEFAULTS.orient,
+        orient: str = "rotate",  # the production choice; "sign": the reference's convention
         normalize: str = _DEFAULTS.normalize,
         solver: str = _DEFAULTS.solver,
-        tie: bool = _DEFAULTS.tie,
+        tie: bool = True,  # the production choice; False: the reference's convention
     ) -> None:
         super().__init__()
         if solver not in SOLVERS:
