@@ -108,7 +108,7 @@ def main() -> None:
     print(
         f"msa --size {args.size}, quick model, {args.epochs} epochs, global batch {args.batch}, "
         f"no dropout; target test. TAL: solver={tal.solver}, normalize={tal.normalize}, "
-        f"tie={tal.tie}, update_every={tal.update_every}, cca_init_steps={tal.cca_init_steps}"
+        f"cca_init_steps={tal.cca_init_steps}"
     )
     for m in args.methods:
         print(f"\n{m}: seed | one process MAE / Corr | DDP 2 ranks | DDP, TAL per rank")

@@ -12,24 +12,19 @@ core; the wall time is kept too). The tables show medians, and ``osan_over_dann`
 over rounds of the per-round ratio (robust to the load drifting between rounds).
 
 Variants, ``METHOD:VARIANT``, run in the same process and rounds:
-- ``all``: ``ddg.assign=all`` (every row through every head of the step, B·H' generated rows
-  per direction, the default until session 3; the default ``split`` sends B);
 - ``loop-adamw``: ``optim.fused=false`` (AdamW's for-loop implementation, the default until
   session 3);
-- ``session2``: both of the above, the step as it was at the end of session 2;
-- ``before``: ``session2`` with the DDG's autograd composition
-  (``DynamicDomainGenerator.forward_reference``), the step before session 2's DDG fast path;
-- ``closed-form``: ``tal.solver=closed_form`` (Eq. (2)'s closed-form TAL update every step);
-- ``shared-target`` / ``two-forward``: ``loss.target_dropout=false`` (one dropout-free target
-  forward shared by the losses and the pseudo-labels) / ``true`` (session 4: a target forward
-  with dropout plus a second, dropout-free one for the pseudo-labels).
+- ``closed-form``: ``tal.solver=closed_form`` (Eq. (2)'s closed-form TAL update every step).
+The variants of retired options (``all``: ``ddg.assign=all``; ``session2``, ``before``;
+``shared-target`` / ``two-forward``: ``loss.target_dropout``) are in commit 00e8d38, with the
+options they time (docs/method.md, "Retired options").
 The conv encoder's contiguous GELU (session 3) cannot be switched off; ``--components`` times
 the encoder both ways.
 
     python benchmarks/step.py                        # configs/msa.yaml (paper dims), B = 64
     python benchmarks/step.py --quick                # the `osan bench --quick` preset of msa
     python benchmarks/step.py --json out.json        # {"osan_over_dann": ..., "rows": [...]}
-    python benchmarks/step.py --methods dann osan osan:before ddg.heads_per_step=16
+    python benchmarks/step.py --methods dann osan osan:loop-adamw ddg.heads_per_step=16
     python benchmarks/step.py --methods dann osan --components     # + OSAN's parts alone
     python benchmarks/step.py --methods osan --components --compile-ddg
     python benchmarks/step.py --quick --methods dann osan --thread-counts 1 2
@@ -53,20 +48,12 @@ from osan.bench.suites import MAIN_METHODS
 
 METHODS = MAIN_METHODS  # every method, in the paper's row order
 VARIANT_OVERRIDES: dict[str, tuple[str, ...]] = {
-    "all": ("ddg.assign=all",),
     "loop-adamw": ("optim.fused=false",),
-    "session2": ("ddg.assign=all", "optim.fused=false"),
-    "before": ("ddg.assign=all", "optim.fused=false"),
     "closed-form": ("tal.solver=closed_form",),
-    "shared-target": ("loss.target_dropout=false",),
-    "two-forward": ("loss.target_dropout=true",),
 }
 VARIANTS = tuple(VARIANT_OVERRIDES)
 DEFAULT_RUNS = (
     *METHODS,
-    "dann:session2",
-    "osan:session2",
-    "osan:all",
     "osan:loop-adamw",
     "osan:closed-form",
 )
@@ -105,7 +92,6 @@ def build_runner(run_name: str, cfg, dims, src, tgt, tgt_labelled, steps: int = 
     from osan.methods import build_method
     from osan.train.optim import make_optimizer
 
-    variant = run_name.partition(":")[2]
     torch.manual_seed(cfg.seed)
     method = build_method(cfg, dims, 1)
     method.train()
@@ -113,10 +99,6 @@ def build_runner(run_name: str, cfg, dims, src, tgt, tgt_labelled, steps: int = 
     if method.phase != last:
         method.set_phase(last)
     opt, sched = make_optimizer(method, cfg, steps)
-    if variant == "before":
-        gen = getattr(method, "generator", None)
-        if gen is not None and hasattr(gen, "forward_reference"):
-            gen.forward = gen.forward_reference  # the unfused DDG, same parameters
     target = tgt_labelled if method.uses_target_labels else tgt
     params = method.trainable_parameters()
     clip = cfg.optim.grad_clip
@@ -240,16 +222,8 @@ def run(
         "osan_over_dann": ("osan", "dann"),
         "osan_mixup_over_dann": ("osan-mixup", "dann"),
         "source_only_over_dann": ("source-only", "dann"),
-        "osan_over_dann_session2": ("osan:session2", "dann:session2"),
-        "osan_speedup_session2": ("osan:session2", "osan"),
-        "dann_speedup_session2": ("dann:session2", "dann"),
-        "osan_all_over_split": ("osan:all", "osan"),
         "osan_loop_adamw_over_fused": ("osan:loop-adamw", "osan"),
-        "osan_over_dann_before": ("osan:before", "dann:before"),
         "osan_closed_form_over_gradient": ("osan:closed-form", "osan"),
-        "osan_shared_target_over_dann": ("osan:shared-target", "dann"),
-        "osan_two_forward_over_dann": ("osan:two-forward", "dann"),
-        "osan_two_forward_over_shared": ("osan:two-forward", "osan:shared-target"),
     }
     for key, (num, den) in pairs.items():
         if num in by_name and den in by_name:
@@ -345,9 +319,9 @@ def components(cfg, dims, batch: int, repeats: int, compile_ddg: bool = False) -
     if not hasattr(gen, "forward_reference"):
         raise SystemExit("--components needs OSAN with the DDG (ddg.kind=ddg, ddg.enabled=true)")
     fns = {
-        "ddg fused (assign=all)": ddg(gen.forward),
-        "ddg reference (assign=all)": ddg(gen.forward_reference),
-        "ddg split (assign=split)": ddg_split,
+        "ddg fused (every row, every head)": ddg(gen.forward),
+        "ddg reference (every row, every head)": ddg(gen.forward_reference),
+        "ddg split (row i, head i mod H')": ddg_split,
         "discriminator, generated rows (all)": lambda: (
             disc(g_s).sum() + disc(g_t).sum()
         ).backward(),

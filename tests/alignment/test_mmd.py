@@ -1,3 +1,5 @@
+import math
+
 import pytest
 import torch
 
@@ -40,9 +42,38 @@ def test_mmd_symmetric_and_scale_invariant(xy):
     )
 
 
+def _direct_mk_mmd(x, y, num_kernels=5, kernel_mul=2.0):
+    """The module doc's formula, pair by pair in float64: the mean of the K Gaussian kernels
+    with σ_k² = σ₀²·mul^(k − ⌊K/2⌋), σ₀² the mean squared distance over the pooled sample's
+    off-diagonal pairs; MMD² = mean k(x, x') + mean k(y, y') − 2 mean k(x, y)."""
+    x, y = x.double(), y.double()
+    z = torch.cat([x, y])
+    n = len(z)
+    d2 = [[float(((z[i] - z[j]) ** 2).sum()) for j in range(n)] for i in range(n)]
+    base = sum(d2[i][j] for i in range(n) for j in range(n) if i != j) / (n * n - n)
+    sigmas = [base * kernel_mul ** (k - num_kernels // 2) for k in range(num_kernels)]
+
+    def k(i, j):
+        return sum(math.exp(-d2[i][j] / s) for s in sigmas) / num_kernels
+
+    bs, bt = len(x), len(y)
+    xs, ys = range(bs), range(bs, bs + bt)
+    k_xx = sum(k(i, j) for i in xs for j in xs) / bs**2
+    k_yy = sum(k(i, j) for i in ys for j in ys) / bt**2
+    k_xy = sum(k(i, j) for i in xs for j in ys) / (bs * bt)
+    return k_xx + k_yy - 2 * k_xy
+
+
 def test_unequal_batches_quadratic_only(xy):
     x, y = xy
-    assert torch.isfinite(mk_mmd(x[:40], y + 1.0))
+    x, y = x[:10, :6], y[:7, :6] + 1.0  # unequal batches: 10 source rows, 7 target rows
+    want = _direct_mk_mmd(x, y)
+    assert want > 0.05
+    assert mk_mmd(x, y).item() == pytest.approx(want, rel=1e-5)
+    assert mk_mmd(x, y, num_kernels=3, kernel_mul=3.0).item() == pytest.approx(
+        _direct_mk_mmd(x, y, 3, 3.0), rel=1e-5
+    )
+    x, y = xy
     with pytest.raises(ValueError, match="equal batch sizes"):
         mk_mmd(x[:40], y, linear=True)
     with pytest.raises(ValueError, match="feature dims"):

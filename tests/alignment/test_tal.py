@@ -1,9 +1,12 @@
 """TAL (paper §3.1, Eq. (1)-(3)): the factored fast path equals the naive full-tensor reference,
 and the alignment does what it is for on data with a planted shared latent.
 
-Parity with the reference runs under ``REFERENCE_OPTIONS`` (the paper's closed form, which the
-reference implements); behaviour tests run on the constructor's defaults, which are the
-production configuration (``TALConfig()``, checked below)."""
+The production path (the constructor's defaults: gradient solver initialised by the closed
+form, rotated directions, tied projections, standardised coordinates) is checked against the
+reference directly: its update finds the reference's subspaces and statistics (rotation and the
+tie leave Eq. (2) as it is), and its projection is the reference's Eq. (1) of the batch-
+standardised coordinates. The machinery is also checked line by line under
+``REFERENCE_OPTIONS`` (the paper's closed form, which the reference implements)."""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ import torch
 
 import osan.alignment.tal.cca as cca_module
 from osan.alignment.tal import TensorAlignment, outer_flatten
+from osan.alignment.tal.fusion import _STD_EPS
 from osan.alignment.tal_reference import (
     REFERENCE_OPTIONS,
     reference_covariances,
@@ -130,6 +134,69 @@ def test_project_matches_reference(append_one: bool, domain: str, gen: torch.Gen
     mats, means = (st["U"], st["mean_s"]) if domain == "source" else (st["V"], st["mean_t"])
     want = reference_project(h, mats, means, MODES, append_one=append_one)
     assert _close(tal.project(h, domain), want)
+
+
+def _span(u: torch.Tensor) -> torch.Tensor:
+    """Orthogonal projector onto the column space of u. Shape: (I, D) -> (I, I)"""
+    q, _ = torch.linalg.qr(u.detach().double())
+    return q @ q.T
+
+
+def test_production_update_finds_the_references_subspaces_and_statistics(
+    gen: torch.Generator,
+) -> None:
+    """OSAN's TAL (``TensorAlignment(src, tgt, out)``: gradient solver, rotation, tie) updated
+    three times equals the naive reference with the same tie, up to the orthogonal rotation
+    inside each subspace: the same spans of U and V, running means and covariances, and the
+    same canonical correlations."""
+    tal = TensorAlignment(SRC, TGT, OUT)
+    assert (tal.solver, tal.orient, tal.tie, tal.normalize) == (
+        "gradient",
+        "rotate",
+        True,
+        "standardize",
+    )
+    assert tal.tied_modes == {"audio"}  # the only mode whose source and target dims agree
+    state = {k: {m: x.detach().double() for m, x in v.items()} for k, v in _state(tal).items()}
+    for step in range(3):
+        h_s, h_t = _paired(16, gen)
+        logs = tal.update(h_s, h_t)
+        state, corrs = reference_update(
+            h_s, h_t, state, MODES, momentum=tal.momentum, num_updates=step, tied=tal.tied_modes
+        )
+        got = _state(tal)
+        for m in MODES:
+            for key in ("mean_s", "mean_t", "cxx", "cyy", "cxy"):
+                assert _close(got[key][m].double(), state[key][m], 1e-4), (step, key, m)
+            for key in ("U", "V"):
+                assert _close(_span(got[key][m]), _span(state[key][m]), 1e-4), (step, key, m)
+            assert logs[f"tal/corr_{m}"] == pytest.approx(float(corrs[m].mean()), abs=1e-5)
+        torch.testing.assert_close(
+            tal.projection("audio", "target"), tal.projection("audio", "source")
+        )
+
+
+@pytest.mark.parametrize("domain", ["source", "target"])
+def test_production_project_is_the_references_eq1_of_standardised_coordinates(
+    domain: str, gen: torch.Generator
+) -> None:
+    """In training, OSAN's TAL projects each mode through its (tied) projection and standardises
+    every coordinate over the batch: that is the reference's Eq. (1) with the batch mean as
+    centre and W = U / √(var + eps) per coordinate, ones appended, outer product."""
+    tal = TensorAlignment(SRC, TGT, OUT).train()
+    tal.update(*_paired(10, gen))  # the closed-form initialisation of the gradient solver
+    h_s, h_t = _paired(6, gen)
+    h = h_s if domain == "source" else h_t
+    mats, means = {}, {}
+    for m in MODES:
+        u = tal.projection(m, domain).detach().double()  # (I, D)
+        centre = h[m].mean(0)  # (I,)
+        var = ((h[m] - centre) @ u).var(0, unbiased=False)  # (D,)
+        mats[m], means[m] = u / torch.sqrt(var + _STD_EPS), centre
+    want = reference_project(h, mats, means, MODES, append_one=True)  # (B, Π (D + 1))
+    got = tal.project(h, domain)
+    assert got.shape == want.shape == (6, 4 * 3 * 3)
+    assert _close(got.detach(), want, 1e-5)
 
 
 @pytest.mark.parametrize(

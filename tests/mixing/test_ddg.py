@@ -71,13 +71,43 @@ def test_commonality_depends_on_the_query_sample(ddg, st):
     assert not torch.allclose(c1, c2, atol=1e-4)  # the gate on t changed with s
 
 
-def test_gradients_reach_inputs_and_parameters(ddg, st):
-    s, t = (x.clone().requires_grad_(True) for x in st)
+def _direct_eq4(ddg, s, t):
+    """Eq. (4) written out head by head from the module's parameters (float64), without the
+    fused kernel: q^h = W_Q^h s + b_Q^h, scores M^h_d = (t_d·(E_K^h q^h)_d + (B_K^h q^h)_d)/√r,
+    the gate softmax(M^h) over d scaled by D, s'^h = λ·s + (1 − λ)·gate ⊙ t (and the
+    reverse direction with s and t swapped). Shape: (B, D) -> (B, H, D) twice."""
+    lam, r = ddg.lam, ddg.key_dim
+
+    def mix(a, b):  # queries from a, keys and values on b
+        rows = []
+        for h in range(ddg.num_heads):
+            q = a @ ddg.query_weight[h].T + ddg.query_bias[h]  # (B, r)
+            m = (b * (q @ ddg.key_embed[h].T) + q @ ddg.key_bias[h].T) / r**0.5  # (B, D)
+            gate = torch.softmax(m, dim=-1) * a.shape[1]  # (B, D)
+            rows.append(lam * a + (1 - lam) * gate * b)
+        return torch.stack(rows, dim=1)  # (B, H, D)
+
+    return mix(s, t), mix(t, s)
+
+
+def test_gradients_reach_inputs_and_parameters_as_eq4_written_out(ddg, st):
+    """The fused forward/backward equals Eq. (4) written out with plain tensor operations:
+    values, and the gradients of a loss w.r.t. both inputs and every DDG parameter."""
+    ddg = ddg.double()
+    s, t = (x.double().clone().requires_grad_(True) for x in st)
+    params = [s, t, *ddg.parameters()]
+
+    def grads(source, target):
+        loss = source.square().sum() + target.pow(3).sum()
+        return torch.autograd.grad(loss, params)
+
     out = ddg(s, t)
-    (out.source.square().sum() + out.target.pow(3).sum()).backward()
-    for tensor in (s, t, *ddg.parameters()):
-        assert tensor.grad is not None and torch.isfinite(tensor.grad).all()
-        assert tensor.grad.abs().sum() > 0
+    want_s, want_t = _direct_eq4(ddg, s, t)
+    torch.testing.assert_close(out.source, want_s)
+    torch.testing.assert_close(out.target, want_t)
+    for got, want in zip(grads(out.source, out.target), grads(want_s, want_t), strict=True):
+        assert want.abs().sum() > 0
+        torch.testing.assert_close(got, want)
 
 
 def test_invalid_inputs(ddg, st):
