@@ -16,8 +16,8 @@ from torch import Tensor, nn
 
 from osan.alignment.adversarial import domain_adversarial_loss
 from osan.alignment.conditioning import RandomizedMultilinear, prediction_condition
+from osan.alignment.discrepancy import discrepancy
 from osan.alignment.label_shift import LabelShiftWeights
-from osan.alignment.mmd import mk_mmd
 from osan.alignment.pairing import pair_indices
 from osan.alignment.self_training import drop_time_steps, self_training_loss
 from osan.alignment.tal import TensorAlignment
@@ -361,9 +361,7 @@ class OSAN(Method):
             m_s, m_t = {"align": (a_s, a_t), "features": (f_s, f_t), "hidden": (z_s, z_t)}[
                 loss_cfg.mmd_on
             ]
-            terms["dis"] = mk_mmd(
-                m_s, m_t, num_kernels=loss_cfg.mmd_kernels, kernel_mul=loss_cfg.mmd_kernel_mul
-            )
+            terms["dis"] = discrepancy(loss_cfg.dis_kind, m_s, m_t, self.cfg)
         weights = {"adv": loss_cfg.alpha, "dis": loss_cfg.beta, "corr": self.cfg.tal.corr_weight}
         if loss_cfg.self_train > 0:
             terms["st"] = self.consistency(tgt, "target", pred_t if teacher is None else teacher)
