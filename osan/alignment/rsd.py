@@ -10,8 +10,11 @@ principal angles θ_i between the two subspaces and their principal bases P_s, P
 
 Numerics (the reference code is NaN-prone on degenerate batches): the SVDs run in float64 with
 autocast off through :func:`osan.alignment.safe_svd.safe_svd` (finite gradients where singular
-values repeat: B < d, coinciding rows, identical subspaces), and sin θ = √(1 − cos²θ) is taken
-as √(x + ε) − √ε with x clamped at 0, which is exactly 0 at θ = 0 and has a finite slope there.
+values repeat: B < d, coinciding rows, identical subspaces). The sines are not taken as
+√(1 − cos²θ), whose slope is infinite at θ = 0, but as the singular values of the part of one
+basis outside the other subspace, sin θ = σ((I − U_s U_sᵀ) U_t) (the smaller basis projected;
+as ``scipy.linalg.subspace_angles``, and accurate for small angles): the gradient of a sum of
+singular values, U Vᵀ, is finite even where they vanish or repeat.
 """
 
 from __future__ import annotations
@@ -23,13 +26,22 @@ from osan.alignment.safe_svd import safe_svd
 
 __all__ = ["principal_cosines", "rsd"]
 
-_EPS = 1e-12
-
 
 def _basis(f: Tensor) -> Tensor:
     """Orthonormal basis of the span of the rows of ``f``: (B, d) -> (d, min(B, d))."""
     u, _, _ = safe_svd(f.T)
     return u
+
+
+def _sines(u_s: Tensor, u_t: Tensor) -> Tensor:
+    """sin θ_i as the singular values of the smaller basis's part outside the other span.
+
+    Shape:
+        u_s: (d, k_s), u_t: (d, k_t) -> (min(k_s, k_t),)
+    """
+    small, large = (u_t, u_s) if u_t.shape[1] <= u_s.shape[1] else (u_s, u_t)
+    outside = small - large @ (large.T @ small)  # (d, k_small): (I − U Uᵀ) U_small
+    return torch.linalg.svdvals(outside)
 
 
 def principal_cosines(f_s: Tensor, f_t: Tensor) -> tuple[Tensor, Tensor, Tensor]:
@@ -38,11 +50,17 @@ def principal_cosines(f_s: Tensor, f_t: Tensor) -> tuple[Tensor, Tensor, Tensor]
     Shape:
         f_s: (B_s, d), f_t: (B_t, d) -> P_s: (k_s, r), cos: (r,), P_t: (k_t, r)
     """
+    return _principal(f_s, f_t)[:3]
+
+
+def _principal(f_s: Tensor, f_t: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """(P_s, cos θ, P_t, sin θ), in float64."""
     with torch.autocast(f_s.device.type, enabled=False):
         u_s = _basis(f_s.double())  # (d, k_s)
         u_t = _basis(f_t.double())  # (d, k_t)
         p_s, cos, p_t_h = safe_svd(u_s.T @ u_t)  # (k_s, r), (r,), (r, k_t)
-    return p_s, cos, p_t_h.T
+        sine = _sines(u_s, u_t)  # (r,), in the order of descending sin θ
+    return p_s, cos, p_t_h.T, sine
 
 
 def rsd(f_s: Tensor, f_t: Tensor, *, beta: float = 0.1) -> Tensor:
@@ -51,8 +69,6 @@ def rsd(f_s: Tensor, f_t: Tensor, *, beta: float = 0.1) -> Tensor:
     Shape:
         f_s: (B, d), f_t: (B, d) -> scalar (float64 maths, returned in ``f_s.dtype``)
     """
-    p_s, cos, p_t = principal_cosines(f_s, f_t)
-    sin2 = (1 - cos * cos).clamp_min(0)  # (r,)
-    sine = torch.sqrt(sin2 + _EPS) - _EPS**0.5  # (r,): sin θ, 0 at θ = 0 with a finite slope
+    p_s, _, p_t, sine = _principal(f_s, f_t)
     bmp = torch.linalg.norm(p_s.abs() - p_t.abs())  # Frobenius over the flattened bases
     return (sine.sum() + beta * bmp).to(f_s.dtype)
