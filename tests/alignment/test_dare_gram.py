@@ -51,6 +51,19 @@ def test_dare_gram_equals_numpy_pinv_and_eigh(threshold):
     assert scale.item() == pytest.approx(want[1], rel=1e-7)
 
 
+def test_k_is_the_larger_of_the_two_domains():
+    x, _ = batches(p=6)
+    g = torch.Generator().manual_seed(7)
+    y = torch.randn(12, 6, generator=g, dtype=torch.float64)  # isotropic: a larger k
+    lam = [np.sort(np.linalg.eigvalsh(np.hstack([np.ones((12, 1)), h]).T @ np.hstack(
+        [np.ones((12, 1)), h])))[::-1] for h in (x.numpy(), y.numpy())]  # fmt: skip
+    assert numpy_k(lam[0], 0.9) < numpy_k(lam[1], 0.9)
+    for a, b in ((x, y), (y, x)):
+        angle, scale = dare_gram(a, b, threshold=0.9)
+        want = numpy_dare_gram(a.numpy(), b.numpy(), 0.9)
+        assert (angle.item(), scale.item()) == pytest.approx(want, rel=1e-7)
+
+
 def test_rank_deficient_batch_equals_numpy_too():
     x, y = batches(b=5, p=9, seed=1)  # B < p + 1: the Gram matrices are singular
     angle, scale = dare_gram(x, y, threshold=0.9)
@@ -74,16 +87,19 @@ def test_dare_gram_is_zero_for_identical_batches():
     assert far[0].item() > 1e-3 and far[1].item() > 1.0
 
 
-@pytest.mark.parametrize("case", ["rank_deficient", "coinciding_rows", "identical"])
+@pytest.mark.parametrize("case", ["rank_deficient", "coinciding_rows", "identical", "exact_ties"])
 def test_dare_gram_gradient_is_finite_on_degenerate_batches(case):
     x, y = batches(b=6, p=16)  # B < p + 1
     if case == "coinciding_rows":
         x = torch.cat([x[:3], x[:3]])
     if case == "identical":
         y = x.clone()
+    if case == "exact_ties":  # Z = [1 | H] with orthogonal, equal-norm columns
+        x = torch.tensor([[1.0, 1, 1], [1, -1, -1], [-1, 1, -1], [-1, -1, 1]]).double()
+        y = x.clone()
     x, y = x.float().requires_grad_(), y.float().requires_grad_()
     angle, scale = dare_gram(x, y)
     (angle + 0.02 * scale).backward()
     assert torch.isfinite(x.grad).all() and torch.isfinite(y.grad).all()
-    if case != "identical":
+    if case in ("rank_deficient", "coinciding_rows"):
         assert x.grad.abs().sum() > 0

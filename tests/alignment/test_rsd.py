@@ -62,7 +62,7 @@ def test_rsd_float32_input_gives_a_float32_loss():
     assert out.item() == pytest.approx(rsd(x, y).item(), rel=1e-4)
 
 
-@pytest.mark.parametrize("case", ["rank_deficient", "coinciding_rows", "identical"])
+@pytest.mark.parametrize("case", ["rank_deficient", "coinciding_rows", "identical", "exact_ties"])
 def test_rsd_gradient_is_finite_on_degenerate_batches(case):
     x, y = batches(b=8, d=20)  # B < d: the bases are rank deficient in R^d
     if case == "coinciding_rows":
@@ -70,8 +70,11 @@ def test_rsd_gradient_is_finite_on_degenerate_batches(case):
         y = torch.cat([y[:3], y[:3], y[:2]])
     if case == "identical":
         y = x.clone()
+    if case == "exact_ties":  # every singular value and every cosine exactly 1
+        x = torch.eye(4, 20, dtype=torch.float64)
+        y = x.clone()
     x, y = x.float().requires_grad_(), y.float().requires_grad_()
     rsd(x, y).backward()
     assert torch.isfinite(x.grad).all() and torch.isfinite(y.grad).all()
-    if case != "identical":
+    if case in ("rank_deficient", "coinciding_rows"):
         assert x.grad.abs().sum() > 0
