@@ -8,6 +8,7 @@ components k is the largest index whose cumulative explained variance Σ_{i≤k}
 within the threshold T, taken over both domains (k = max(k_s, k_t), at least 1: where the
 first two components already exceed T, the authors' code raises T to their share). G⁺ keeps
 the k + 1 components λ_0..λ_k (``pinv`` with ``rtol = λ_k / λ_0`` in the authors' code).
+The column cosines are computed from G⁺'s factors, never forming the (p+1)² matrices.
 
     L_angle = (1 / (p+1)) · ‖1 − cos(G_s⁺, G_t⁺)‖₁     (cosine of each column pair; Eq. 8)
     L_scale = ‖λ_s[:k] − λ_t[:k]‖₂ / k                 (Eq. 9; the top-k eigenvalues)
@@ -59,16 +60,17 @@ def _gram_spectrum(h: Tensor) -> tuple[Tensor, Tensor]:
     return lam, vh
 
 
-def _pinv(lam: Tensor, vh: Tensor, keep: int) -> Tensor:
-    """G⁺ over the top ``keep`` components (those with λ > 0 only).
+def _pinv_factor(lam: Tensor, vh: Tensor, keep: int) -> tuple[Tensor, Tensor]:
+    """G⁺ over the top ``keep`` components (those with λ > 0 only), as factors: G⁺ = Vᵀ A with
+    A = diag(1/λ) V, so that column j of G⁺ is Vᵀ A[:, j] (V has orthonormal rows).
 
     Shape:
-        lam: (p+1,), vh: (r, p+1) -> (p+1, p+1)
+        lam: (p+1,), vh: (r, p+1) -> V: (keep, p+1), A: (keep, p+1)
     """
     rank = int((lam[: len(vh)].detach() > _RANK_TOL * lam[0].detach()).sum().clamp_min(1))
     keep = min(keep, rank)
     v = vh[:keep]  # (keep, p+1)
-    return v.T @ (v / lam[:keep, None])  # (p+1, p+1)
+    return v, v / lam[:keep, None]
 
 
 def dare_gram(h_s: Tensor, h_t: Tensor, *, threshold: float = 0.9) -> tuple[Tensor, Tensor]:
@@ -81,10 +83,12 @@ def dare_gram(h_s: Tensor, h_t: Tensor, *, threshold: float = 0.9) -> tuple[Tens
         lam_s, vh_s = _gram_spectrum(h_s.double())
         lam_t, vh_t = _gram_spectrum(h_t.double())
         k = max(explained_variance_k(lam_s, threshold), explained_variance_k(lam_t, threshold))
-        g_s = _pinv(lam_s, vh_s, k + 1)  # (p+1, p+1)
-        g_t = _pinv(lam_t, vh_t, k + 1)  # (p+1, p+1)
-        dot = (g_s * g_t).sum(0)  # (p+1,): one per column
-        norms = (g_s.norm(dim=0) * g_t.norm(dim=0)).clamp_min(_NORM_EPS)  # (p+1,)
+        v_s, a_s = _pinv_factor(lam_s, vh_s, k + 1)  # G_s⁺ = v_sᵀ a_s: (k_s, p+1) each
+        v_t, a_t = _pinv_factor(lam_t, vh_t, k + 1)  # (k_t, p+1) each
+        # column j: ⟨G_s⁺[:, j], G_t⁺[:, j]⟩ = a_s[:, j]ᵀ (v_s v_tᵀ) a_t[:, j], and
+        # ‖G⁺[:, j]‖ = ‖a[:, j]‖ (orthonormal rows of v): O(k·p), never the (p+1)² matrices
+        dot = (a_s * ((v_s @ v_t.T) @ a_t)).sum(0)  # (p+1,)
+        norms = (a_s.norm(dim=0) * a_t.norm(dim=0)).clamp_min(_NORM_EPS)  # (p+1,)
         angle = (1 - dot / norms).abs().mean()
         scale = torch.linalg.norm(lam_s[:k] - lam_t[:k]) / k
     return angle.to(h_s.dtype), scale.to(h_s.dtype)
