@@ -148,6 +148,9 @@ class LossConfig:
     mmd_kernels: int = ranged(5, lo=1)
     mmd_kernel_mul: float = ranged(2.0, lo=0.0, lo_open=True)
     disc_hidden: int = ranged(256, lo=1)
+    # The distance L_dis is (osan.alignment.discrepancy): "mk-mmd" (the paper's), "coral",
+    # "rsd" or "dare-gram" (each with the knobs of its baseline in ``baselines``).
+    dis_kind: Literal["mk-mmd", "coral", "rsd", "dare-gram"] = "mk-mmd"
     # L_adv conditioned on the model's predictions (CDAN's randomised multilinear map of the
     # aligned features and the predicted distribution; regression: ``condition_bins`` soft
     # bins of the score); DDG then mixes the conditioned rows. "none" = marginal alignment.
@@ -198,6 +201,18 @@ class BaselineConfig:
     ss_weight: float = ranged(1.0, lo=0.0)
     ss_hidden: int = ranged(128, lo=1)  # MM-SADA: width of the correspondence classifier
     mdmn_fusion_dim: int = ranged(128, lo=1)  # MDMN: output width of the MLP fusion layer
+    # Deep CORAL: weight of ‖C_s − C_t‖²_F / 4d² (the paper fixes none; 1 as in DomainBed)
+    coral_weight: float = ranged(1.0, lo=0.0)
+    # RSD: trade-off λ of (RSD + β·BMP) and β of the base mismatch (published 0.001, 0.1)
+    rsd_tradeoff: float = ranged(1e-3, lo=0.0)
+    rsd_beta: float = ranged(0.1, lo=0.0)
+    # DARE-GRAM: weights α (angle), γ (scale), explained-variance threshold T (0.05, 0.001, 0.9)
+    dare_alpha: float = ranged(0.05, lo=0.0)
+    dare_gamma: float = ranged(1e-3, lo=0.0)
+    dare_threshold: float = ranged(0.9, lo=0.0, hi=1.0, lo_open=True, hi_open=True)
+    # MCC (classification only): temperature T and weight μ (published 2.5 and 1)
+    mcc_temperature: float = ranged(2.5, lo=0.0, lo_open=True)
+    mcc_weight: float = ranged(1.0, lo=0.0)
 
 
 @dataclass(frozen=True)
@@ -271,6 +286,11 @@ TASK_PRESETS: dict[str, dict[str, Any]] = {
 METHOD_PRESETS: dict[str, dict[str, Any]] = {
     "osan-mixup": {"ddg": {"kind": "mixup"}},
     "osan-plus": {"loss": {"self_train": 1.0}},
+}
+
+#: Methods that apply to some tasks only (any other method applies to both).
+METHOD_TASKS: dict[str, tuple[str, ...]] = {
+    "mcc": ("classification",),  # Minimum Class Confusion needs class probabilities
 }
 
 # Config changes implied by a method on one task (after METHOD_PRESETS). OSAN+ on sentiment
@@ -368,6 +388,11 @@ def validate_config(cfg: Config) -> None:
         raise ConfigError(
             f"selection={cfg.selection} applies to {list(VALIDATOR_TASKS[cfg.selection])} "
             f"only; for {cfg.task} choose from {valid}"
+        )
+    if cfg.task not in METHOD_TASKS.get(cfg.method, (cfg.task,)):
+        raise ConfigError(
+            f"method {cfg.method} applies to {' and '.join(METHOD_TASKS[cfg.method])} only, "
+            f"not to this {cfg.task} task"
         )
     if cfg.method.strip() != cfg.method or not cfg.method:
         raise ConfigError(f"method: {cfg.method!r} is not a method name")

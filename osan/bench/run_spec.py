@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from osan.bench.spec import BenchmarkSpec, load_spec
+from osan.config import METHOD_TASKS
 
 #: Every method of the main suites, in the paper's row order (Direct Transfer, UDA, oracle).
 MAIN_METHODS: tuple[str, ...] = (
@@ -17,6 +18,10 @@ MAIN_METHODS: tuple[str, ...] = (
     "adda",
     "mm-sada",
     "mdmn",
+    "coral",
+    "rsd",
+    "dare-gram",
+    "mcc",
     "osan-mixup",
     "osan",
     "osan-plus",
@@ -31,6 +36,10 @@ METHOD_LABELS: dict[str, str] = {
     "adda": "ADDA",
     "mm-sada": "MM-SADA",
     "mdmn": "MDMN",
+    "coral": "Deep CORAL",
+    "rsd": "RSD",
+    "dare-gram": "DARE-GRAM",
+    "mcc": "MCC (classification only)",
     "osan-mixup": "OSAN (TAL + Mixup)",
     "osan": "OSAN (TAL + DDG)",
     "osan-plus": "OSAN+ (OSAN + target self-training; not in the paper)",
@@ -40,6 +49,12 @@ METHOD_LABELS: dict[str, str] = {
 #: Methods that are not unsupervised domain adaptation: never bold, never ranked as UDA.
 DIRECT_TRANSFER = "source-only"
 ORACLE = "oracle"
+
+
+def applies(method: str, task: str) -> bool:
+    """Whether ``method`` runs on a ``task`` benchmark (``mcc`` is classification only): a
+    suite leaves the others out of that benchmark's runs and tables."""
+    return task in METHOD_TASKS.get(method, (task,))
 
 
 def method_group(method: str) -> str:

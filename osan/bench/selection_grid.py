@@ -6,7 +6,7 @@ from __future__ import annotations
 import itertools
 
 from osan.bench.ablations import DDG_GRID
-from osan.bench.run_spec import MAIN_METHODS, METHOD_LABELS, Variant
+from osan.bench.run_spec import MAIN_METHODS, METHOD_LABELS, Variant, applies
 
 # --------------------------------------------------------------------------- selection grid
 
@@ -31,6 +31,14 @@ SELECTION_GRID: dict[str, dict[str, tuple]] = {
         "optim.lr": (1e-3, 3e-3),
     },
 }
+SELECTION_GRID.update(
+    {
+        "coral": {"baselines.coral_weight": (1.0, 3.0, 10.0), "optim.lr": _LRS},
+        "rsd": {"baselines.rsd_tradeoff": (1e-3, 1e-2, 1e-1), "optim.lr": _LRS},
+        "dare-gram": {"baselines.dare_alpha": (0.05, 0.1, 0.2), "optim.lr": _LRS},
+        "mcc": {"baselines.mcc_weight": (0.3, 1.0, 3.0), "optim.lr": _LRS},
+    }
+)
 SELECTION_GRID["osan-plus"] = SELECTION_GRID["osan"]  # OSAN+ gets OSAN's grid
 #: ``--quick``: 3 to 6 settings per method. OSAN ties α = β (``adv``) to keep 4 settings.
 QUICK_SELECTION_GRID: dict[str, dict[str, tuple]] = {
@@ -43,9 +51,35 @@ QUICK_SELECTION_GRID: dict[str, dict[str, tuple]] = {
     "osan-mixup": {"loss.alpha": (0.1, 1.0), "optim.lr": (1e-3, 3e-3)},
     "osan": {"adv": (0.1, 1.0), "ddg": (0, -1)},
 }
+QUICK_SELECTION_GRID.update(
+    {
+        "coral": {"baselines.coral_weight": (1.0, 10.0), "optim.lr": _LRS},
+        "rsd": {"baselines.rsd_tradeoff": (1e-3, 1e-2), "optim.lr": _LRS},
+        "dare-gram": {"baselines.dare_alpha": (0.05, 0.2), "optim.lr": _LRS},
+        "mcc": {"baselines.mcc_weight": (1.0, 3.0), "optim.lr": _LRS},
+    }
+)
 QUICK_SELECTION_GRID["osan-plus"] = QUICK_SELECTION_GRID["osan"]
-_KNOB_NAMES = {"optim.lr": "lr", "loss.alpha": "a", "loss.beta": "b", "adv": "ab"}
-_KNOB_LABELS = {"optim.lr": "lr", "loss.alpha": "α", "loss.beta": "β", "adv": "α = β"}
+_KNOB_NAMES = {
+    "optim.lr": "lr",
+    "loss.alpha": "a",
+    "loss.beta": "b",
+    "adv": "ab",
+    "baselines.coral_weight": "w",
+    "baselines.rsd_tradeoff": "l",
+    "baselines.dare_alpha": "a",
+    "baselines.mcc_weight": "w",
+}
+_KNOB_LABELS = {
+    "optim.lr": "lr",
+    "loss.alpha": "α",
+    "loss.beta": "β",
+    "adv": "α = β",
+    "baselines.coral_weight": "w",
+    "baselines.rsd_tradeoff": "λ",
+    "baselines.dare_alpha": "α",
+    "baselines.mcc_weight": "μ",
+}
 
 
 def _knob(knob: str, value, task: str) -> tuple[tuple[str, ...], str, str]:
@@ -73,7 +107,7 @@ def selection_variants(task: str, *, quick: bool = False) -> list[Variant]:
     out: list[Variant] = []
     for method in MAIN_METHODS:
         knobs = grid.get(method)
-        if not knobs:
+        if not knobs or not applies(method, task):
             continue
         for combo in itertools.product(*knobs.values()):
             parts = [_knob(k, v, task) for k, v in zip(knobs, combo, strict=True)]
@@ -93,7 +127,7 @@ INPUT_NORM = "input-norm"
 INPUT_NORM_VALUES = ("none", "domain")
 
 
-def input_norm_variants() -> list[Variant]:
+def input_norm_variants(task: str) -> list[Variant]:
     """Two settings per method, method-major in the paper's row order; run ids read
     ``input-norm/<direction>/<method>-norm-<value>/seed<k>``."""
     return [
@@ -104,6 +138,6 @@ def input_norm_variants() -> list[Variant]:
             (f"encoder.input_norm={v}",),
         )
         for m in MAIN_METHODS
-        if m != "oracle"
+        if m != "oracle" and applies(m, task)
         for v in INPUT_NORM_VALUES
     ]

@@ -50,6 +50,7 @@ from osan.bench.run_spec import (
     RunSpec,
     Suite,
     Variant,
+    applies,
     benchmark_of,
     method_group,
 )
@@ -89,6 +90,7 @@ __all__ = [
     "TAL_ENCODER_DIMS",
     "TAL_GRID",
     "Variant",
+    "applies",
     "benchmark_of",
     "directions",
     "method_group",
@@ -219,9 +221,9 @@ def variants(suite: str, benchmark: str | Benchmark, *, quick: bool = False) -> 
     if suite == SELECTION:
         return selection_variants(bench.task, quick=quick)
     if suite == INPUT_NORM:
-        return input_norm_variants()
+        return input_norm_variants(bench.task)
     if spec.kind == "main":
-        return [Variant(m, METHOD_LABELS[m], m) for m in MAIN_METHODS]
+        return [Variant(m, METHOD_LABELS[m], m) for m in MAIN_METHODS if applies(m, bench.task)]
     task = bench.task
     if suite == "ablation-tal":
         scale = QUICK_TEXT_SCALE if quick and bench.resolved_preset != "vtc" else 1.0

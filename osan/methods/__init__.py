@@ -7,11 +7,15 @@ from collections.abc import Callable
 from osan.config import METHOD_PRESETS, Config, ConfigError
 from osan.methods.adda import ADDA
 from osan.methods.base import Method, Phase
+from osan.methods.coral import CORAL
 from osan.methods.dan import DAN
 from osan.methods.dann import DANN
+from osan.methods.dare_gram import DAREGRAM
+from osan.methods.mcc import MCC
 from osan.methods.mdmn import MDMN
 from osan.methods.mm_sada import MMSADA
 from osan.methods.osan import OSAN
+from osan.methods.rsd import RSD
 from osan.methods.source_only import Oracle, SourceOnly
 
 REGISTRY: dict[str, Callable[..., Method]] = {}
@@ -31,6 +35,10 @@ register("dann", DANN)
 register("adda", ADDA)
 register("mm-sada", MMSADA)
 register("mdmn", MDMN)
+register("coral", CORAL)
+register("rsd", RSD)
+register("dare-gram", DAREGRAM)
+register("mcc", MCC)  # classification only (osan.config.METHOD_TASKS)
 
 
 def build_method(cfg: Config, dims: dict[str, dict[str, int]], num_outputs: int) -> Method:

@@ -14,7 +14,7 @@ from torch import Tensor, nn
 
 from osan.alignment.adversarial import domain_adversarial_loss
 from osan.alignment.conditioning import RandomizedMultilinear, prediction_condition
-from osan.alignment.mmd import mk_mmd
+from osan.alignment.discrepancy import discrepancy
 from osan.alignment.pairing import pair_indices
 from osan.alignment.self_training import drop_time_steps, self_training_loss
 from osan.alignment.tal import TensorAlignment
@@ -273,10 +273,8 @@ class OSAN(Method):
                 d_t = self.condition(a_t, prediction_condition(pred_t, self.task, bins))
             terms["adv"] = self.adversarial_loss(d_s, d_t, pair, progress)
 
-        if loss_cfg.dis:  # L_dis: MK-MMD on what L_adv aligns
-            terms["dis"] = mk_mmd(
-                a_s, a_t, num_kernels=loss_cfg.mmd_kernels, kernel_mul=loss_cfg.mmd_kernel_mul
-            )
+        if loss_cfg.dis:  # L_dis (MK-MMD by default) on what L_adv aligns
+            terms["dis"] = discrepancy(loss_cfg.dis_kind, a_s, a_t, self.cfg)
 
         if loss_cfg.self_train > 0:  # OSAN+: a dropped view learns the clean prediction
             terms["st"] = self.consistency(tgt, "target", pred_t)

@@ -19,6 +19,9 @@ from osan.bench.runner import RESULTS, load_results
 from osan.bench.spec import BUILTIN, SpecError, from_files, load_spec
 from osan.cli import main
 
+#: The main suites' methods on a regression benchmark (MCC is classification only).
+REGRESSION_METHODS = [m for m in S.MAIN_METHODS if S.applies(m, "regression")]
+
 #: A test-only budget after --quick (user overrides come after the quick preset): the suite's
 #: 18 runs end in seconds. --quick itself is unchanged.
 TINY_BUDGET = [
@@ -113,21 +116,21 @@ def test_main_suite_on_a_spec_runs_every_method_end_to_end(tmp_path, files, caps
     argv = ["bench", "--suite", "main", "--data", str(spec), "--out", str(out), "--quick"]
     assert main(argv) == 0  # --quick as users run it: the fixture is small enough
     records = load_results(out / RESULTS)
-    assert len(records) == 2 * len(S.MAIN_METHODS)
+    assert len(records) == 2 * len(REGRESSION_METHODS)
     assert records[0]["run_id"] == "tiny-cmu/mosei2mosi/source-only/seed1"
     assert {r["direction"] for r in records} == {"mosei2mosi", "mosi2mosei"}
     data = records[0]["data"]
     assert data["benchmark"] == "tiny-cmu" and set(data["domains"]) == {"mosei", "mosi"}
     assert len(data["domains"]["mosei"]["sha256"]) == 12
     md = (out / "table.md").read_text()
-    for method in S.MAIN_METHODS:
+    for method in REGRESSION_METHODS:
         assert S.METHOD_LABELS[method] in md
     # the provenance line: spec name and each file's short hash
     assert "Data: tiny-cmu" in md and data["domains"]["mosi"]["sha256"] in md
     assert "MOSEI-like → MOSI-like" in md and "MAE ↓ (mosei→mosi)" in md
     assert "Data: tiny-cmu" in (out / "versus.md").read_text()
     rows = list(csv.DictReader((out / "table.csv").open()))
-    assert len(rows) == 2 * len(S.MAIN_METHODS) and rows[0]["data"].startswith("Data: tiny-cmu")
+    assert len(rows) == 2 * len(REGRESSION_METHODS) and rows[0]["data"].startswith("Data: tiny-cmu")
     # the dims differ per domain and were trained as they are
     from osan.train.checkpoint import load_checkpoint
 
@@ -170,7 +173,7 @@ def test_source_target_shortcut_plans_one_or_both_directions(tmp_path, files, ca
             str(files["mosi"]), "--out", str(out), "--dry-run", "--seeds", "1"]  # fmt: skip
     assert main(base) == 0
     lines = [x for x in capsys.readouterr().out.splitlines() if x.startswith("pending")]
-    assert len(lines) == len(S.MAIN_METHODS)
+    assert len(lines) == len(REGRESSION_METHODS)
     assert "mosei-mosi/mosei2mosi/osan/seed1" in "\n".join(lines)
     assert main([*base, "--both-directions"]) == 0
     assert "mosei-mosi/mosi2mosei/" in capsys.readouterr().out

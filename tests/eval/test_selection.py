@@ -344,7 +344,10 @@ def test_selection_suite_is_a_grid_per_method_without_the_oracle():
     ids = [r.run_id for r in runs]
     assert len(ids) == len(set(ids))
     assert "selection/A2B/dann-a0.1-lr0.001/seed1" in ids
-    assert {r.method for r in runs} == set(S.MAIN_METHODS) - {"oracle"}
+    # every method but the oracle, and but MCC (classification only) on sentiment regression
+    assert {r.method for r in runs} == set(S.MAIN_METHODS) - {"oracle", "mcc"}
+    vtc = {r.method for r in S.plan("selection", [1], benchmarks=["vtc"])}
+    assert vtc == set(S.MAIN_METHODS) - {"oracle"}
     dann = [r for r in runs if r.method == "dann" and r.direction == "A2B"]
     assert len(dann) == 9 and {r.variant.overrides for r in dann} == {
         (f"loss.alpha={a:g}", f"optim.lr={lr:g}") for a in (0.1, 0.3, 1.0) for lr in S._LRS
@@ -365,6 +368,8 @@ def test_selection_suite_is_a_grid_per_method_without_the_oracle():
 def test_input_norm_suite_is_two_settings_per_method_without_the_oracle():
     runs = S.plan("input-norm", [1], benchmarks=["vtc"])
     assert {r.method for r in runs} == set(S.MAIN_METHODS) - {"oracle"}
+    msa = {r.method for r in S.plan("input-norm", [1], benchmarks=["msa"])}
+    assert msa == set(S.MAIN_METHODS) - {"oracle", "mcc"}
     for method in {r.method for r in runs}:
         mine = [r.variant for r in runs if r.method == method]
         assert [v.overrides for v in mine] == [

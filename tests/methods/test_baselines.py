@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from osan.config import ConfigError, load_config
+from osan.config import METHOD_TASKS, ConfigError, load_config
 from osan.data.domain import SplitLoader
 from osan.methods import REGISTRY, build_method
 from osan.methods.dann import phase_progress
@@ -19,6 +19,8 @@ from tests.helpers import TINY, toy_domains
 # Every method registered by osan itself (tests register throw-away names of their own).
 METHODS = sorted(n for n, f in REGISTRY.items() if not f.__module__.startswith("tests"))
 UDA = [n for n in METHODS if not getattr(REGISTRY[n], "uses_target_labels", False)]
+#: Methods that run on a regression task (MCC is classification only).
+REGRESSION = [n for n in METHODS if "regression" in METHOD_TASKS.get(n, ("regression",))]
 
 
 def cfg_for(method, *extra, seed=0):
@@ -38,8 +40,12 @@ def short_run(tmp_path_factory):
     def run(method):
         if method not in runs:
             out = tmp_path_factory.mktemp(method)
-            cfg = cfg_for(method, "optim.epochs=4", "optim.lr=3e-3")
-            src, tgt = toy_domains()
+            # a method that does not apply to regression runs on the classification toy
+            task = "regression" if method in REGRESSION else "classification"
+            cfg = load_config(
+                overrides=[*TINY, "optim.epochs=4", "optim.lr=3e-3"], method=method, task=task
+            )
+            src, tgt = toy_domains(task=task)
             runs[method] = (fit(cfg, src, tgt, out, progress=False), out)
         return runs[method]
 
@@ -75,7 +81,8 @@ def test_the_baselines_are_registered():
 @pytest.mark.parametrize("method", METHODS)
 def test_short_run_finite_falling_source_loss_and_phases(short_run, method):
     metrics, out = short_run(method)
-    assert (out / "metrics.json").exists() and math.isfinite(metrics["mae"])
+    score = metrics["mae"] if method in REGRESSION else metrics["f1"]
+    assert (out / "metrics.json").exists() and math.isfinite(score)
     epochs = epoch_records(out)
     for r in epochs:
         assert all(math.isfinite(v) for k, v in r.items() if k.startswith("train_")), r
@@ -91,7 +98,7 @@ def test_target_labels_cannot_change_any_uda_method(tmp_path):
     """Corrupting the target TRAIN labels leaves every UDA method's metrics identical; the
     oracle, which trains on them, shows that the corruption matters."""
     extra = ("optim.epochs=2",)
-    for method in METHODS:
+    for method in REGRESSION:
         clean_src, clean_tgt = toy_domains(n=48)
         clean = fit(
             cfg_for(method, *extra),
@@ -106,6 +113,12 @@ def test_target_labels_cannot_change_any_uda_method(tmp_path):
         noisy = fit(cfg_for(method, *extra), src, tgt, tmp_path / method / "noisy", progress=False)
         same = clean["target"] == noisy["target"] and clean["source"] == noisy["source"]
         assert same == (method in UDA), method
+
+
+def test_a_classification_only_method_refuses_a_regression_config():
+    assert set(REGRESSION) == set(METHODS) - {"mcc"}
+    with pytest.raises(ConfigError, match="mcc applies to classification only"):
+        cfg_for("mcc")
 
 
 def _macro_f1(pred: np.ndarray, true: np.ndarray) -> float:
