@@ -12,7 +12,9 @@ from osan.data.generators import KINDS, SHIFT_KINDS, generate
 from osan.data.generators.msa_lexicon import INTENSIFIERS, SENTIMENT_CONCEPTS
 from osan.data.generators.msa_zoo import (
     LENGTH_RATE,
+    RELIABILITY_DRIFT,
     RELIABILITY_LOST,
+    RELIABILITY_NOISE,
     generate_msa_shift,
     resample,
     sensor_map,
@@ -112,9 +114,11 @@ def test_reliability_loses_words_and_frames_cuts_audio_and_adds_noise(zoo) -> No
         keep = valid(shifted, "train", m)
         zero = ~np.abs(sp.features[m]).any(axis=-1) & keep  # (N, L) lost real steps
         assert abs(zero.sum() / keep.sum() - share) < 0.05
-    keep = valid(shifted, "train", "audio")
-    noise = sp.features["audio"][keep] - sb.features["audio"][keep]
-    assert noise.std() > 1.0
+    for m in ("text", "vision", "audio"):
+        keep = valid(shifted, "train", m) & np.abs(sp.features[m]).any(axis=-1)  # (N, L)
+        noise = sp.features[m][keep] - sb.features[m][keep]  # (T, I) added noise
+        want = np.hypot(RELIABILITY_NOISE[m], RELIABILITY_DRIFT[m])
+        assert abs(noise.std() / want - 1) < 0.15, m
 
 
 def test_vocabulary_uses_target_only_words_beside_shared_ones(zoo) -> None:

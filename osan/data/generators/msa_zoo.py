@@ -121,9 +121,10 @@ KINDS: tuple[str, ...] = (BUILTIN, *SHIFT_KINDS)
 SENSOR_ANGLE = {"text": 2.0, "vision": 2.5, "audio": 2.5}
 SENSOR_LOG_SCALE = {"text": 0.2, "vision": 0.5, "audio": 0.5}
 SENSOR_OFFSET = {"text": 0.05, "vision": 0.5, "audio": 0.5}
-RELIABILITY_NOISE = {"text": 0.2, "vision": 1.0, "audio": 1.0}  # extra noise sd
-RELIABILITY_LOST = {"text": 0.5, "vision": 0.6}  # share of words / frames lost (zeroed)
-RELIABILITY_CUT = 0.6  # audio keeps a uniform share in [1 - CUT, 1] of its frames
+RELIABILITY_NOISE = {"text": 0.05, "vision": 0.3, "audio": 0.3}  # extra noise sd per step
+RELIABILITY_DRIFT = {"text": 0.1, "vision": 0.5, "audio": 0.5}  # noise sd per recording
+RELIABILITY_LOST = {"text": 0.0, "vision": 0.5}  # share of words / frames lost (zeroed)
+RELIABILITY_CUT = 0.5  # audio keeps a uniform share in [1 - CUT, 1] of its frames
 VOCABULARY_NOVEL = 0.9  # share of sentiment-word occurrences drawn from target-only synonyms
 VOCABULARY_SIMILARITY = 0.1  # cosine of a target-only word's embedding with its source relative
 LABEL_MEAN = -1.0  # target latent mean moves by this (source 0.15)
@@ -196,10 +197,11 @@ def _reliability(split: Split, seed: int, strength: float, split_name: str) -> S
     keep = rng.uniform(1.0 - strength * RELIABILITY_CUT, 1.0, size=n)
     lengths["audio"] = np.maximum(1, np.floor(split.lengths["audio"] * keep)).astype(np.int64)
     for m in ("text", "vision", "audio"):
-        x = feats[m]
+        x = feats[m]  # (N, L, I)
         noise = rng.standard_normal(x.shape, dtype=np.float32)
+        drift = rng.standard_normal((n, 1, x.shape[2]), dtype=np.float32)  # per recording
         x = x + np.float32(strength * RELIABILITY_NOISE[m]) * noise
-        feats[m] = x
+        feats[m] = x + np.float32(strength * RELIABILITY_DRIFT[m]) * drift
     # words the recogniser missed and frames where the face is lost are zero (true lengths stay)
     for m, p in RELIABILITY_LOST.items():
         lost = rng.random(feats[m].shape[:2]) < strength * p  # (N, L)
