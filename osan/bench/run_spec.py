@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from osan.bench.spec import BenchmarkSpec, load_spec
 from osan.config import METHOD_TASKS
+from osan.data.generators.msa_zoo import SHIFT_KINDS
 
 #: Every method of the main suites, in the paper's row order (Direct Transfer, UDA, oracle).
 MAIN_METHODS: tuple[str, ...] = (
@@ -69,10 +70,14 @@ def method_group(method: str) -> str:
 #: A data source of the suites (name, task, directions, title): a benchmark spec.
 Benchmark = BenchmarkSpec
 
+#: The shift zoo's benchmarks (``msa-sensor``, ``msa-label``, ...): one kind of shift each
+#: (``osan/data/generators/msa_zoo.py``), specs ``configs/benchmarks/msa-<kind>.yaml``.
+ZOO_BENCHMARKS: tuple[str, ...] = tuple(f"msa-{kind}" for kind in SHIFT_KINDS)
+
 #: The built-in benchmarks, specs in ``configs/benchmarks/`` (``cmu`` is ``cmu-text.yaml``).
 #: Their first pair is the direction the paper's ablations use: CMU-MOSI target (Tables 2-5)
 #: and Text-show (Tables 7-10).
-BENCHMARKS: dict[str, Benchmark] = {b: load_spec(b) for b in ("msa", "vtc", "cmu")}
+BENCHMARKS: dict[str, Benchmark] = {b: load_spec(b) for b in ("msa", "vtc", "cmu", *ZOO_BENCHMARKS)}
 
 
 def benchmark_of(benchmark: str | Benchmark) -> Benchmark:
@@ -114,7 +119,8 @@ class RunSpec:
     @property
     def run_id(self) -> str:
         """Stable id, also the run's folder under ``DIR/runs/``."""
-        prefix = self.benchmark if self.suite == MAIN else MAIN_PREFIX.get(self.suite, self.suite)
+        by_bench = self.suite in (MAIN, SHIFT_ZOO)
+        prefix = self.benchmark if by_bench else MAIN_PREFIX.get(self.suite, self.suite)
         return f"{prefix}/{self.direction}/{self.variant.name}/seed{self.seed}"
 
 
@@ -130,6 +136,11 @@ class Suite:
 #: The suite that runs every method on the spec(s) given with ``--data`` (run ids
 #: ``<spec name>/<direction>/<method>/seed<k>``, as ``msa-main``'s are ``msa/...``).
 MAIN = "main"
+
+
+#: The suite that runs the chosen methods on every kind of the shift zoo (run ids
+#: ``msa-<kind>/A2B/<method>/seed<k>``, one task per kind).
+SHIFT_ZOO = "shift-zoo"
 
 
 #: Run-id prefix of the main suites (the benchmark, not the suite name).

@@ -11,7 +11,8 @@ A spec is a small YAML file (``configs/benchmarks/cmu-mmsa.yaml``)::
 
 A domain is a file (``path``, relative to the spec's folder; ``format`` when the suffix does
 not tell; ``splits`` renames the file's splits, ``{val: valid}``; ``nan_policy: zero``) or a
-built-in generated domain (``generate: msa``, ``role: source | target``). Optional top-level
+built-in generated domain (``generate: msa``, ``role: source | target``; for msa, ``shift:``
+a kind of the shift zoo such as ``sensor``, default ``builtin``). Optional top-level
 keys: ``title``, ``classes``, ``ablation_pair`` (the pair the ablation suites run on; default
 the first), ``preset`` (whose benchmark presets and ``--quick`` settings apply: ``msa``,
 ``vtc`` or ``cmu``; default ``msa`` for regression, ``vtc`` for classification) and
@@ -34,6 +35,8 @@ from typing import Any
 
 import yaml
 
+from osan.data.generators.msa_zoo import KINDS, SHIFT_KINDS
+
 #: Folder of the built-in specs (``<repo>/configs/benchmarks``).
 SPEC_DIR = Path(__file__).resolve().parents[2] / "configs" / "benchmarks"
 #: ``--data NAME`` -> spec file in :data:`SPEC_DIR` (``cmu`` is the results' key of cmu-text).
@@ -42,6 +45,7 @@ BUILTIN: dict[str, str] = {
     "vtc": "vtc.yaml",
     "cmu-text": "cmu-text.yaml",
     "cmu": "cmu-text.yaml",
+    **{f"msa-{kind}": f"msa-{kind}.yaml" for kind in SHIFT_KINDS},
 }
 TASKS = ("regression", "classification")
 GENERATED = ("msa", "vtc")
@@ -49,7 +53,7 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _TOP_KEYS = (
     "name", "task", "classes", "title", "domains", "pairs", "ablation_pair", "preset", "overrides",
 )  # fmt: skip
-_DOMAIN_KEYS = ("path", "format", "splits", "nan_policy", "label", "generate", "role")
+_DOMAIN_KEYS = ("path", "format", "splits", "nan_policy", "label", "generate", "role", "shift")
 _FORMATS = ("auto", "mmsa", "mult", "wordaligned", "label_csv", "h5", "npz")
 
 
@@ -69,6 +73,7 @@ class DomainSpec:
     nan_policy: str | None = None  # None: the command's --nan-policy
     generate: str | None = None  # "msa" | "vtc"
     role: str | None = None  # "source" | "target" (of the generator's pair)
+    shift: str = "builtin"  # msa: a kind of the shift zoo (osan.data.generators.msa_zoo)
 
 
 @dataclass(frozen=True)
@@ -253,12 +258,18 @@ def _domain(key: str, raw: Any, origin: str, base: Path | None) -> DomainSpec:
             raise spec_error(
                 origin, f"domain {key!r}: generate: msa | vtc with role: source | target"
             )
-        extra = sorted(set(raw) - {"generate", "role", "label"})
+        extra = sorted(set(raw) - {"generate", "role", "label", "shift"})
         if extra:
             raise spec_error(origin, f"domain {key!r}: {extra} do not apply to a generated domain")
-        return DomainSpec(key, label, generate=gen, role=raw["role"])
-    if "role" in raw:
-        raise spec_error(origin, f"domain {key!r}: role applies to generated domains only")
+        shift = raw.get("shift", "builtin")
+        if shift not in KINDS or (gen != "msa" and shift != "builtin"):
+            raise spec_error(
+                origin, f"domain {key!r}: shift {shift!r} must be one of {list(KINDS)} (msa only)"
+            )
+        return DomainSpec(key, label, generate=gen, role=raw["role"], shift=shift)
+    for k in ("role", "shift"):
+        if k in raw:
+            raise spec_error(origin, f"domain {key!r}: {k} applies to generated domains only")
     p = Path(str(path)).expanduser()
     if not p.is_absolute() and base is not None:
         p = Path(os.path.normpath(base / p))

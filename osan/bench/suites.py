@@ -3,6 +3,7 @@
 A suite expands to a list of :class:`RunSpec` — one ``fit`` each — with a stable run id::
 
     msa/A2B/osan/seed1                      main suites: <benchmark>/<direction>/<method>/seed<k>
+    msa-sensor/A2B/osan/seed1               shift-zoo: msa-<kind>/A2B/<method>/seed<k>
     ablation-ddg/A2B/H32-lam0.9/seed1       ablations:   <suite>/<direction>/<variant>/seed<k>
 
 | suite              | runs                                                        | paper      |
@@ -11,6 +12,7 @@ A suite expands to a list of :class:`RunSpec` — one ``fit`` each — with a st
 | ``msa-main``       | every method x A2B, B2A of the generated ``msa`` benchmark  | Table 1    |
 | ``vtc-main``       | every method on the generated ``vtc`` benchmark             | Table 6    |
 | ``real-text``      | every method x CMU-MOSEI <-> CMU-MOSI transcripts (text)    | Table 1*   |
+| ``shift-zoo``      | every method x every kind of msa shift (msa-sensor, ...)    | (none)     |
 | ``ablation-*``     | OSAN variants on msa A2B (Tables 2-5) and vtc (Tables 7-10) | Tables 2-10|
 | ``ablation-design``| OSAN's session-4 design choices, one at a time              | (none)     |
 | ``selection``      | a hyper-parameter grid per method on msa, vtc and real text | (osan select)|
@@ -46,6 +48,8 @@ from osan.bench.run_spec import (
     MAIN_PREFIX,
     METHOD_LABELS,
     ORACLE,
+    SHIFT_ZOO,
+    ZOO_BENCHMARKS,
     Benchmark,
     RunSpec,
     Suite,
@@ -85,12 +89,14 @@ __all__ = [
     "RunSpec",
     "SELECTION",
     "SELECTION_GRID",
+    "SHIFT_ZOO",
     "SUITES",
     "Suite",
     "TAL_ENCODER_DIMS",
     "TAL_GRID",
     "Variant",
     "applies",
+    "ZOO_BENCHMARKS",
     "benchmark_of",
     "directions",
     "method_group",
@@ -124,6 +130,13 @@ SUITES: dict[str, Suite] = {
             "All methods on real CMU-MOSEI / CMU-MOSI transcripts (text only)",
             "Table 1 (text modality, real data)",
             ("cmu",),
+        ),
+        Suite(
+            SHIFT_ZOO,
+            "main",
+            "The chosen methods on every kind of the msa shift zoo (one cause of shift each)",
+            "(not in the paper)",
+            ZOO_BENCHMARKS,
         ),
         Suite(
             "ablation-modules",

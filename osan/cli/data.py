@@ -20,7 +20,13 @@ def cmd_data(args: argparse.Namespace) -> int:
 
         if args.dims is not None and args.name != "msa":
             raise UsageError(f"--dims applies to msa only, not {args.name}")
-        kw = {} if args.dims is None else {"dims": args.dims}
+        if args.shift != "builtin" and args.name != "msa":
+            raise UsageError(f"--shift {args.shift} applies to msa only, not {args.name}")
+        if args.shift != "builtin" and args.dims is not None:
+            raise UsageError(f"--dims goes with the built-in shift, not --shift {args.shift}")
+        kw: dict[str, object] = {} if args.dims is None else {"dims": args.dims}
+        if args.shift != "builtin":
+            kw["kind"] = args.shift
         size = _generate_size(args.size)
         if not 0 <= args.seed < 2**63:
             raise UsageError(f"--seed must lie in [0, 2^63), got {args.seed}")

@@ -46,7 +46,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     data = sub.add_parser("data", help="generate, inspect and convert datasets")
     dsub = data.add_subparsers(dest="data_command", required=True)
-    gen = dsub.add_parser("generate", help="write a built-in benchmark (source.pkl, target.pkl)")
+    from osan.data.generators.msa_zoo import BUILTIN, KINDS, SHIFT_KINDS
+
+    kinds = "\n".join(f"  {k:12s} {v.description}" for k, v in SHIFT_KINDS.items())
+    gen = dsub.add_parser(
+        "generate",
+        help="write a built-in benchmark (source.pkl, target.pkl)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=f"msa --shift kinds (each isolates one cause of shift; docs/data.md 'Shift zoo'):\n"
+        f"  {BUILTIN:12s} the built-in shift (default; MSAShift's knobs, --dims)\n{kinds}",
+    )
     gen.add_argument("name", choices=["msa", "vtc"])
     gen.add_argument("--out", required=True, type=Path)
     gen.add_argument("--seed", type=int, default=0)
@@ -56,6 +65,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         choices=["same", "mmsa"],
         help="msa only: 'same' (default) or 'mmsa' (target audio/vision 5/20)",
+    )
+    gen.add_argument(
+        "--shift",
+        default=BUILTIN,
+        choices=KINDS,
+        metavar="KIND",
+        help=f"msa only: the kind of shift between source and target, one of {', '.join(KINDS)} "
+        "(listed below)",
     )
     ins = dsub.add_parser("inspect", help="print splits, modalities, dims, lengths and labels")
     ins.add_argument("file", type=Path)

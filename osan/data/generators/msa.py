@@ -25,6 +25,7 @@ per-domain parameters and the sampling.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 
 import numpy as np
@@ -121,6 +122,7 @@ class _DomainSpec:
     topic_probs: tuple[float, float, float]  # source-only, shared, target-only topic groups
     expressiveness: float
     noise: float  # multiplier of every noise sd
+    lexicon: str = ""  # whose sentiment words the text uses ("source" | "target"); "": role
 
 
 def _lerp(a: float, b: float, t: float) -> float:
@@ -204,10 +206,11 @@ class _TextSampler:
     def __init__(self, spec: _DomainSpec) -> None:
         self.spec = spec
         self.strengths = np.array([s for s, _ in SENTIMENT_CONCEPTS])
+        role = spec.lexicon or spec.role
         self.synonyms = [
-            _words_by_usage(words, spec.role, spec.novel_words) for _, words in SENTIMENT_CONCEPTS
+            _words_by_usage(words, role, spec.novel_words) for _, words in SENTIMENT_CONCEPTS
         ]
-        self.intensifiers = _words_by_usage(INTENSIFIERS, spec.role, spec.novel_words)
+        self.intensifiers = _words_by_usage(INTENSIFIERS, role, spec.novel_words)
         groups = {"s": [], "b": [], "t": []}
         for _, words, usage in TOPIC_GROUPS:
             groups[usage].extend(words)
@@ -401,20 +404,35 @@ def generate_msa(
     knobs = make_shift(**shift_kw)
     scaled = knobs.scaled()
     world = build_world(seed, scaled)
+    meta = {"generator": "msa", "seed": seed, "size": size, "shift": asdict(knobs)}
+    return sample_domains(world, _domain_specs(scaled), seed=seed, size=size, meta=meta)
+
+
+def sample_domains(
+    world: World,
+    specs: dict[str, _DomainSpec],
+    *,
+    seed: int,
+    size: common.SizeSpec,
+    meta: dict[str, object],
+    finish: Callable[[str, str, Split], Split] | None = None,
+) -> tuple[Domain, Domain]:
+    """The source and target domains of ``specs`` drawn in ``world``; ``finish(role, split,
+    data)`` (the shift zoo's feature-level effects) may transform each drawn split."""
     domains = []
-    for role, spec in _domain_specs(scaled).items():
+    for role, spec in specs.items():
         sizes = common.split_sizes(BASE_SIZES[role], size)
         splits = {}
         for split in SPLITS:
             rng = common.rng_for(seed, "msa", role, split)
             splits[split] = _split(rng, world, spec, split, sizes[split])
-        meta = {
-            "generator": "msa",
+            if finish is not None:
+                splits[split] = finish(role, split, splits[split])
+        dom_meta = {
+            "generator": meta["generator"],
             "role": role,
-            "seed": seed,
-            "size": size,
-            "shift": asdict(knobs),
+            **{k: v for k, v in meta.items() if k != "generator"},
             "annotators": spec.annotators,
         }
-        domains.append(Domain(name=spec.name, splits=splits, task="regression", meta=meta))
+        domains.append(Domain(name=spec.name, splits=splits, task="regression", meta=dom_meta))
     return domains[0], domains[1]
