@@ -7,7 +7,8 @@ submodules does not (``osan/methods/__init__.py`` registers the methods it impor
 Layers, from the bottom up:
 
     types, config, config_base, atomic, lock, schedules → data, nn, mixing, alignment → methods
-    → eval → train → bench, report → cli (and ``python -m osan``) → demo
+    → eval → train → bench, report → cli (and ``python -m osan``), api → demo → the package's
+    ``__init__`` (``import osan`` exports the Python API of ``osan/api.py``)
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ ROOT = Path(__file__).resolve().parents[1] / "osan"
 
 #: Top-level part of a module name (``osan.<part>...``) -> its layer, bottom = 0.
 LAYERS: dict[str, int] = {
-    "__init__": 0,  # the package itself
     "types": 0,
     "config": 0,
     "config_base": 0,
@@ -39,7 +39,9 @@ LAYERS: dict[str, int] = {
     "report": 5,
     "cli": 6,
     "__main__": 6,
+    "api": 6,
     "demo": 7,
+    "__init__": 8,  # the package itself: the facade of the Python API, imported by no module
 }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+from pathlib import Path
 
 from osan.cli.common import UsageError, check_out_folder, jsonable, load_data, write_text
 
@@ -15,45 +16,9 @@ SIZE_MAX = 100.0
 
 def cmd_data(args: argparse.Namespace) -> int:
     if args.data_command == "generate":
-        from osan.data.generators import generate
-        from osan.data.mmsa import save_mmsa
-
-        if args.dims is not None and args.name != "msa":
-            raise UsageError(f"--dims applies to msa only, not {args.name}")
-        if args.shift != "builtin" and args.name != "msa":
-            raise UsageError(f"--shift {args.shift} applies to msa only, not {args.name}")
-        if args.shift != "builtin" and args.dims is not None:
-            raise UsageError(f"--dims goes with the built-in shift, not --shift {args.shift}")
-        kw: dict[str, object] = {} if args.dims is None else {"dims": args.dims}
-        if args.shift != "builtin":
-            kw["kind"] = args.shift
-        size = _generate_size(args.size)
-        if not 0 <= args.seed < 2**63:
-            raise UsageError(f"--seed must lie in [0, 2^63), got {args.seed}")
-        check_out_folder(args.out)
-        source, target = generate(args.name, seed=args.seed, size=size, **kw)
-        args.out.mkdir(parents=True, exist_ok=True)
-        save_mmsa(source, args.out / "source.pkl")
-        save_mmsa(target, args.out / "target.pkl")
-        meta = {
-            "benchmark": args.name,
-            "seed": args.seed,
-            "size": args.size,
-            "task": source.task,
-            "classes": source.classes,
-            "source": {
-                "name": source.name,
-                "dims": source.dims(),
-                "n": {s: len(sp) for s, sp in source.splits.items()},
-            },
-            "target": {
-                "name": target.name,
-                "dims": target.dims(),
-                "n": {s: len(sp) for s, sp in target.splits.items()},
-            },
-            **{k: v for k, v in source.meta.items() if jsonable(v)},
-        }
-        write_text(args.out / "meta.json", json.dumps(meta, indent=2) + "\n")
+        generate_files(
+            args.name, args.out, seed=args.seed, size=args.size, dims=args.dims, shift=args.shift
+        )
         print(f"wrote {args.out}/source.pkl, {args.out}/target.pkl, {args.out}/meta.json")
         return 0
     if args.data_command == "inspect":
@@ -83,6 +48,61 @@ def cmd_data(args: argparse.Namespace) -> int:
         print(f"wrote {args.out} ({domain.task}, {n} samples, splits {', '.join(domain.splits)})")
         return 0
     raise AssertionError(args.data_command)
+
+
+def generate_files(
+    name: str,
+    out: Path,
+    *,
+    seed: int = 0,
+    size: str | float = "small",
+    dims: str | None = None,
+    shift: str = "builtin",
+) -> tuple[Path, Path]:
+    """Write the built-in benchmark ``name`` (``msa`` | ``vtc``; msa with the shift ``shift``,
+    one of :data:`osan.data.generators.msa_zoo.SHIFT_KINDS` or ``builtin``) as
+    ``out/source.pkl``, ``out/target.pkl`` and ``out/meta.json`` (``osan data generate``);
+    returns the two domains' paths."""
+    from osan.data.generators import generate
+    from osan.data.mmsa import save_mmsa
+
+    if dims is not None and name != "msa":
+        raise UsageError(f"--dims applies to msa only, not {name}")
+    if shift != "builtin" and name != "msa":
+        raise UsageError(f"--shift {shift} applies to msa only, not {name}")
+    if shift != "builtin" and dims is not None:
+        raise UsageError(f"--dims goes with the built-in shift, not --shift {shift}")
+    kw: dict[str, object] = {} if dims is None else {"dims": dims}
+    if shift != "builtin":
+        kw["kind"] = shift
+    size_ = _generate_size(str(size))
+    if not 0 <= seed < 2**63:
+        raise UsageError(f"--seed must lie in [0, 2^63), got {seed}")
+    check_out_folder(out)
+    source, target = generate(name, seed=seed, size=size_, **kw)
+    out.mkdir(parents=True, exist_ok=True)
+    save_mmsa(source, out / "source.pkl")
+    save_mmsa(target, out / "target.pkl")
+    meta = {
+        "benchmark": name,
+        "seed": seed,
+        "size": size,
+        "task": source.task,
+        "classes": source.classes,
+        "source": {
+            "name": source.name,
+            "dims": source.dims(),
+            "n": {s: len(sp) for s, sp in source.splits.items()},
+        },
+        "target": {
+            "name": target.name,
+            "dims": target.dims(),
+            "n": {s: len(sp) for s, sp in target.splits.items()},
+        },
+        **{k: v for k, v in source.meta.items() if jsonable(v)},
+    }
+    write_text(out / "meta.json", json.dumps(meta, indent=2) + "\n")
+    return out / "source.pkl", out / "target.pkl"
 
 
 def _generate_size(value: str) -> str | float:

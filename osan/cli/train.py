@@ -4,9 +4,39 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
+from typing import Any
 
 from osan.cli.common import check_out_folder, load_data
-from osan.config import ConfigError, load_config
+from osan.config import Config, ConfigError, load_config
+
+
+def train_config(
+    out: Path,
+    *,
+    method: str | None,
+    config: str | Path | None,
+    overrides: list[str] | dict[str, Any],
+    resume: bool,
+    **top: Any,
+) -> Config:
+    """The config ``osan train`` (and ``osan.train``) runs, checked before any data is read:
+    defaults, the task preset, the YAML file ``config``, then ``overrides`` (``key=value``
+    strings or a nested dict) and ``top`` (``task``, ``seed``, ``device``; ``None``: not
+    given). ``resume``: the run's own config in ``out``, changed only by what is given."""
+    check_out_folder(out)
+    cfg = None
+    if resume:  # the run's own config, changed only by what this command says
+        from osan.train.preflight import resume_config
+
+        cfg = resume_config(out, config_file=config, overrides=overrides, method=method, **top)
+    if cfg is None:
+        cfg = load_config(config, overrides, method=_or(method, "osan"), **top)
+    from osan.methods import REGISTRY
+
+    if cfg.method not in REGISTRY:  # before reading data or creating anything
+        raise ConfigError(f"unknown method {cfg.method!r}; choose from {sorted(REGISTRY)}")
+    return cfg
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -19,21 +49,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         over.append("ddg.enabled=false")
     if args.epochs is not None:
         over.append(f"optim.epochs={args.epochs}")
-    check_out_folder(args.out)
-    top = {"task": args.task, "seed": args.seed, "device": args.device}
-    cfg = None
-    if args.resume:  # the run's own config, changed only by what this command says
-        from osan.train.preflight import resume_config
-
-        cfg = resume_config(
-            args.out, config_file=args.config, overrides=over, method=args.method, **top
-        )
-    if cfg is None:
-        cfg = load_config(args.config, over, method=_or(args.method, "osan"), **top)
-    from osan.methods import REGISTRY
-
-    if cfg.method not in REGISTRY:  # before reading data or creating anything
-        raise ConfigError(f"unknown method {cfg.method!r}; choose from {sorted(REGISTRY)}")
+    cfg = train_config(
+        args.out, method=args.method, config=args.config, overrides=over, resume=args.resume,
+        task=args.task, seed=args.seed, device=args.device,
+    )  # fmt: skip
     source = load_data(args.source, args, task=cfg.task)
     target = load_data(args.target, args, task=cfg.task)
     from osan.train.preflight import check_inputs

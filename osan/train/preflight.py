@@ -185,7 +185,7 @@ def resume_config(
     run: str | Path,
     *,
     config_file: str | Path | None,
-    overrides: list[str],
+    overrides: list[str] | dict[str, Any],
     **top: Any,
 ) -> Config | None:
     """The config of ``osan train --resume``: the run's saved config, changed by what the
