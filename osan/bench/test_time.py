@@ -56,10 +56,13 @@ def fit_or_adapt(
 
 
 def _same(run: Path, cfg: Config) -> bool:
-    """The run folder's config is ``cfg`` up to where it ran (device, threads)."""
+    """The run folder's config is ``cfg`` up to where it ran (device, threads) and its
+    ``adapt`` section (which training does not read: ``adapt.*`` overrides of the suite reach
+    the Direct Transfer row's config too)."""
 
     def settings(c: Config) -> dict[str, Any]:
-        return {k: v for k, v in c.to_dict().items() if k not in ("device", "num_threads")}
+        skip = ("device", "num_threads", "adapt")
+        return {k: v for k, v in c.to_dict().items() if k not in skip}
 
     try:
         return settings(load_config(run / CONFIG, saved=True)) == settings(cfg)
