@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from osan import lock
+from osan.atomic import remove_stale_temps
 from osan.config import Config, load_config, save_config
 from osan.data.domain import Domain, SplitLoader
 from osan.eval.evaluate import predict_split, score_or_note
@@ -99,6 +100,8 @@ def adapt(
     load_state(model, ckpt["best_model"], run / CHECKPOINT)
 
     lock.acquire(out, "this adaptation")  # creates the folder; a second process stops here
+    for name in (CHECKPOINT, CONFIG, METRICS, SOURCE_STATS):  # what a killed writer left
+        remove_stale_temps(out, name)
     try:
         return _run(
             run, out, cfg, ckpt, model, target, stats, device, resume, progress, stop_after_epochs
