@@ -87,6 +87,12 @@ def adapt(
 
         target = load_domain(Path(target), task=cfg.task)
     check_data_against_run(ckpt["dims"], target, "target", run, f"target {target.name}")
+    classes = ckpt.get("classes")
+    if cfg.task == "classification" and classes and target.classes:
+        if list(classes) != list(target.classes):
+            raise AdaptError(
+                f"target {target.name}: classes {target.classes} differ from {classes}"
+            )
     if len(target.split("train")) < 2:
         raise AdaptError(f"target {target.name}: its train split has fewer than 2 rows to adapt on")
     stats = load_source_stats(run)

@@ -218,3 +218,17 @@ def test_bad_inputs_exit_2_with_one_line(regression_run, tmp_path, capsys):
     assert "ssa need(s) a retrain" in line and "adabn" in line
     assert not (tmp_path / "o5").exists()
     assert main([*base, "--run", str(run), "--out", str(tmp_path / "o6")]) == 0
+
+
+def test_a_target_with_other_classes_is_refused_before_anything_is_written(
+    classification_run, tmp_path
+):
+    from osan.data.domain import Domain
+    from osan.testtime.adapt import AdaptError
+
+    _, tgt = toy_domains("classification")
+    other = Domain(tgt.name, tgt.splits, task="classification", classes=["x", "y", "z"])
+    out = tmp_path / "a"
+    with pytest.raises(AdaptError, match="classes"):
+        adapt(classification_run[2], other, out, method="tent")
+    assert not out.exists()
