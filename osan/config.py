@@ -215,6 +215,32 @@ class BaselineConfig:
     mcc_weight: float = ranged(1.0, lo=0.0)
 
 
+#: Test-time (source-free) adaptation methods of ``osan adapt`` (``osan.testtime``).
+AdaptMethod = Literal["none", "adabn", "ssa", "tent", "shot-im"]
+
+
+@dataclass(frozen=True)
+class AdaptConfig:
+    """``osan adapt``: test-time adaptation of a finished run (``osan.testtime``).
+
+    ``method="none"``: a run trained by ``osan train`` (this section then stays out of
+    ``config.yaml`` and of the config hash). ``None`` for ``epochs`` / ``lr`` takes the method's
+    declared default (``osan.testtime.registry.METHODS``, docs/method.md "Test-time
+    adaptation"); ``epochs`` counts passes over the target's unlabelled train split.
+    """
+
+    method: AdaptMethod = "none"
+    epochs: int | None = ranged(None, lo=0)
+    lr: float | None = ranged(None, lo=0.0, lo_open=True)
+    batch_size: int = ranged(64, lo=2)
+    # SSA: principal directions used (at most the k stored at training time) and the bias b of
+    # the direction weights α_d = |w·v_d| + b
+    ssa_k: int = ranged(64, lo=1)
+    ssa_weight_bias: float = ranged(1.0, lo=0.0)
+    # SHOT: weight β of the cross-entropy on clustering pseudo-labels (0: SHOT-IM only)
+    shot_beta: float = ranged(0.0, lo=0.0)
+
+
 @dataclass(frozen=True)
 class Config:
     method: str = "osan"
@@ -235,14 +261,18 @@ class Config:
     loss: LossConfig = field(default_factory=LossConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     baselines: BaselineConfig = field(default_factory=BaselineConfig)
+    adapt: AdaptConfig = field(default_factory=AdaptConfig)
 
     def to_dict(self) -> dict[str, Any]:
         """The config as plain data. Diagnostic keys at their default (``curve_every=0``) are
-        left out, so configs and hashes of runs without diagnostics stay what they were."""
+        left out, so configs and hashes of runs without diagnostics stay what they were; so is
+        ``adapt`` at its default (every run that ``osan adapt`` did not write)."""
         d = asdict(self)
         for key in DIAGNOSTIC_KEYS:
             if d[key] == getattr(Config, key):
                 del d[key]
+        if self.adapt == AdaptConfig():  # a trained (not adapted) run: as before `osan adapt`
+            del d["adapt"]
         return d
 
     def hash(self) -> str:

@@ -7,8 +7,8 @@ submodules does not (``osan/methods/__init__.py`` registers the methods it impor
 Layers, from the bottom up:
 
     types, config, config_base, atomic, lock, schedules → data, nn, mixing, alignment → methods
-    → eval → train → bench, report → cli (and ``python -m osan``), api → demo → the package's
-    ``__init__`` (``import osan`` exports the Python API of ``osan/api.py``)
+    → eval → train, testtime → bench, report → cli (and ``python -m osan``), api → demo → the
+    package's ``__init__`` (``import osan`` exports the Python API of ``osan/api.py``)
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ LAYERS: dict[str, int] = {
     "methods": 2,
     "eval": 3,
     "train": 4,
+    "testtime": 4,  # test-time adaptation: reads run folders (train), trainer writes its stats
     "bench": 5,
     "report": 5,
     "cli": 6,

@@ -51,6 +51,16 @@ METHOD_LABELS: dict[str, str] = {
 DIRECT_TRANSFER = "source-only"
 ORACLE = "oracle"
 
+#: The group of test-time (source-free) rows: Direct Transfer's run adapted by ``osan adapt``
+#: without the source data (``osan.testtime``); never bold, never ranked as UDA.
+TEST_TIME = "test-time"
+TEST_TIME_LABELS: dict[str, str] = {
+    "adabn": "AdaBN",
+    "ssa": "SSA",
+    "tent": "TENT",
+    "shot-im": "SHOT-IM",
+}
+
 
 def applies(method: str, task: str) -> bool:
     """Whether ``method`` runs on a ``task`` benchmark (``mcc`` is classification only): a
@@ -121,6 +131,8 @@ class RunSpec:
         """Stable id, also the run's folder under ``DIR/runs/``."""
         by_bench = self.suite in (MAIN, SHIFT_ZOO)
         prefix = self.benchmark if by_bench else MAIN_PREFIX.get(self.suite, self.suite)
+        if self.suite == TEST_TIME:  # runs on several benchmarks: test-time/msa/A2B/ssa/seed1
+            prefix = f"{self.suite}/{self.benchmark}"
         return f"{prefix}/{self.direction}/{self.variant.name}/seed{self.seed}"
 
 

@@ -164,8 +164,8 @@ def run_suite(
         def data_spec(benchmark: str) -> dict[str, Any]:
             return {"benchmark": benchmark, "custom": True}
 
-    if fit_fn is None:
-        from osan.train.trainer import fit as fit_fn
+    if fit_fn is None:  # fit, or (test-time suite) fit Direct Transfer then adapt its run
+        from osan.bench.test_time import fit_or_adapt as fit_fn
 
     out = Path(opts.out)
     results_path = out / RESULTS
@@ -301,7 +301,7 @@ def _record(
         "variant": run.variant.name,
         "label": run.variant.label,
         "reference": run.variant.reference,
-        "group": S.method_group(run.method),
+        "group": S.TEST_TIME if cfg.adapt.method != "none" else S.method_group(run.method),
         "direction": run.direction,
         "direction_label": run.data.directions.get(run.direction, run.direction),
         "direction_short": run.data.short(run.direction),

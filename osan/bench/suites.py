@@ -16,6 +16,8 @@ A suite expands to a list of :class:`RunSpec` — one ``fit`` each — with a st
 | ``ablation-*``     | OSAN variants on msa A2B (Tables 2-5) and vtc (Tables 7-10) | Tables 2-10|
 | ``ablation-design``| OSAN's session-4 design choices, one at a time              | (none)     |
 | ``selection``      | a hyper-parameter grid per method on msa, vtc and real text | (osan select)|
+| ``test-time``      | Direct Transfer, then its run adapted by every test-time    | (none)     |
+|                    | method of the task without the source (``osan adapt``)      |            |
 
 The data of a suite is a benchmark spec (:mod:`osan.bench.spec`): the built-in ``msa``,
 ``vtc`` and ``cmu-text`` (``configs/benchmarks/``) or the user's own (``--data SPEC.yaml``).
@@ -49,6 +51,8 @@ from osan.bench.run_spec import (
     METHOD_LABELS,
     ORACLE,
     SHIFT_ZOO,
+    TEST_TIME,
+    TEST_TIME_LABELS,
     ZOO_BENCHMARKS,
     Benchmark,
     RunSpec,
@@ -92,6 +96,8 @@ __all__ = [
     "SHIFT_ZOO",
     "SUITES",
     "Suite",
+    "TEST_TIME",
+    "TEST_TIME_LABELS",
     "TAL_ENCODER_DIMS",
     "TAL_GRID",
     "Variant",
@@ -182,6 +188,13 @@ SUITES: dict[str, Suite] = {
             ("msa", "vtc", "cmu"),
         ),
         Suite(
+            TEST_TIME,
+            "main",
+            "Test-time (source-free) adaptation of Direct Transfer's run, next to it",
+            "(not in the paper)",
+            ("msa", "vtc"),
+        ),
+        Suite(
             "selection",
             "main",
             "Hyper-parameter grids for model selection without target labels (osan select)",
@@ -235,6 +248,8 @@ def variants(suite: str, benchmark: str | Benchmark, *, quick: bool = False) -> 
         return selection_variants(bench.task, quick=quick)
     if suite == INPUT_NORM:
         return input_norm_variants(bench.task)
+    if suite == TEST_TIME:
+        return test_time_variants(bench.task)
     if spec.kind == "main":
         return [Variant(m, METHOD_LABELS[m], m) for m in MAIN_METHODS if applies(m, bench.task)]
     task = bench.task
@@ -242,6 +257,23 @@ def variants(suite: str, benchmark: str | Benchmark, *, quick: bool = False) -> 
         scale = QUICK_TEXT_SCALE if quick and bench.resolved_preset != "vtc" else 1.0
         return tal_variants(task, scale)
     return ABLATIONS[suite](task)
+
+
+def test_time_variants(task: str) -> list[Variant]:
+    """Direct Transfer, then one row per test-time method of the task: its run adapted without
+    the source (``osan.bench.test_time`` runs the adaptation as a second step)."""
+    from osan.testtime.registry import applicable
+
+    dt = Variant(DIRECT_TRANSFER, METHOD_LABELS[DIRECT_TRANSFER], DIRECT_TRANSFER)
+    return [dt] + [
+        Variant(
+            m,
+            f"Direct Transfer + {TEST_TIME_LABELS[m]}",
+            DIRECT_TRANSFER,
+            (f"adapt.method={m}",),
+        )
+        for m in applicable(task)
+    ]
 
 
 def directions(suite: str, benchmark: str | Benchmark) -> list[str]:

@@ -64,6 +64,11 @@ def main_table_md(cells: list[Cell], bench: str) -> list[str]:
     blank = [""] * (len(header) - 1)
     groups = [
         ("direct", None),
+        (
+            S.TEST_TIME,
+            "*Test-time (source-free): Direct Transfer's run adapted on the unlabelled target "
+            "train split without the source data; the UDA rows saw the source while adapting*",
+        ),
         ("uda", "*UDA*"),
         ("oracle", f"*Upper bound ({ORACLE_MARK}: uses target labels; not UDA, never ranked)*"),
     ]

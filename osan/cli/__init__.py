@@ -1,4 +1,4 @@
-"""Command line: ``osan data | train | eval | predict | bench | select | pool | report``.
+"""Command line: ``osan data | train | adapt | eval | predict | bench | select | pool | report``.
 
 Every bad input, bad run folder or misuse exits with code 2 and ONE line on stderr (naming the
 file, split and field for data), never a traceback, and leaves the user's files as they were:
@@ -6,9 +6,9 @@ see ``docs/errors.md``. A diverged run exits 1; an interrupted one 130; an unexp
 exits 1 with one line (``OSAN_TRACEBACK=1`` shows the traceback).
 
 This package holds :func:`main` and the dispatch; ``parser.py`` the flags of every command,
-``data.py``, ``train.py``, ``runs.py`` (eval, predict) and ``report.py`` the commands, and
-``common.py`` what they share. ``osan bench``, ``osan select`` and ``osan pool`` live in
-``osan/bench/``.
+``data.py``, ``train.py``, ``adapt.py``, ``runs.py`` (eval, predict) and ``report.py`` the
+commands, and ``common.py`` what they share. ``osan bench``, ``osan select`` and ``osan pool``
+live in ``osan/bench/``.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import io
 import os
 import sys
 
+from osan.cli.adapt import cmd_adapt
 from osan.cli.common import UsageError
 from osan.cli.data import cmd_data
 from osan.cli.parser import build_parser
@@ -53,6 +54,8 @@ def _one_line(e: BaseException) -> str:
 def _dispatch(argv: list[str] | None) -> int:
     from osan.data.domain import DataError
     from osan.lock import FolderLocked
+    from osan.testtime.adapt import AdaptError
+    from osan.testtime.stats import SourceStatsError
     from osan.train.checkpoint import CheckpointError
     from osan.train.preflight import RunError
     from osan.train.trainer import TrainingDiverged
@@ -60,7 +63,16 @@ def _dispatch(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return _run_command(args, argv)
-    except (DataError, ConfigError, RunError, CheckpointError, UsageError, FolderLocked) as e:
+    except (
+        DataError,
+        ConfigError,
+        RunError,
+        CheckpointError,
+        UsageError,
+        FolderLocked,
+        AdaptError,
+        SourceStatsError,
+    ) as e:
         print(f"osan: error: {_one_line(e)}", file=sys.stderr)
         return 2
     except OSError as e:
@@ -96,6 +108,8 @@ def _run_command(args: argparse.Namespace, argv: list[str] | None) -> int:
         return cmd_train(args)
     if args.command == "eval":
         return cmd_eval(args)
+    if args.command == "adapt":
+        return cmd_adapt(args)
     if args.command == "bench":
         from osan.bench.cli import cmd_bench
 

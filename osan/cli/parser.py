@@ -125,6 +125,29 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_opts(tr)
     tr.add_argument("overrides", nargs="*", help="key=value config overrides (tal.eps=1e-4)")
 
+    ad = sub.add_parser(
+        "adapt",
+        help="test-time adaptation: a finished run adapted to an unlabelled target, no source",
+        description="Adapt the finished run RUN (its config and checkpoint only; the source data "
+        "is never read) to the unlabelled train split of TARGET, and write the run folder OUT "
+        "(osan eval, predict and report --runs read it). Methods: adabn (both tasks), ssa "
+        "(regression), tent and shot-im (classification); docs/method.md 'Test-time adaptation'.",
+    )
+    ad.add_argument("--run", required=True, type=Path, help="a finished `osan train` folder")
+    ad.add_argument("--target", required=True, type=Path, help="the new target's data file")
+    ad.add_argument("--out", required=True, type=Path, help="the adapted run folder OUT")
+    ad.add_argument(
+        "--method",
+        choices=["adabn", "ssa", "tent", "shot-im"],
+        default="adabn",
+        help="default adabn",
+    )
+    ad.add_argument("--epochs", type=int, default=None, help="passes over the target train split")
+    ad.add_argument("--resume", action="store_true", help="continue an interrupted adaptation")
+    ad.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_data_opts(ad)
+    ad.add_argument("overrides", nargs="*", help="adapt.key=value (adapt.lr=3e-4), device=...")
+
     from osan.bench.cli import add_bench_parser
     from osan.bench.pool_report import add_pool_parser
     from osan.bench.select import add_select_parser

@@ -220,16 +220,21 @@ def _train_record(path: Path) -> dict[str, Any]:
         where = " → ".join(str(doms[k].get("file", k)) for k in ("source", "target") if k in doms)
     meta = metrics.get("meta", {})
     target = metrics.get("target", metrics)
+    variant, label, group = cfg.method, S.METHOD_LABELS.get(cfg.method, cfg.method), None
+    if cfg.adapt.method != "none":  # an `osan adapt` folder: its own row, test-time group
+        variant = f"{cfg.method}+{cfg.adapt.method}"
+        label = f"{label} + {S.TEST_TIME_LABELS[cfg.adapt.method]}"
+        group = S.TEST_TIME
     return {
         "run_id": str(path),
         "suite": "runs",
         "benchmark": TRAIN_BENCH,
         "task": cfg.task,
         "method": cfg.method,
-        "variant": cfg.method,
-        "label": S.METHOD_LABELS.get(cfg.method, cfg.method),
+        "variant": variant,
+        "label": label,
         "reference": False,
-        "group": S.method_group(cfg.method),
+        "group": group or S.method_group(cfg.method),
         "direction": where,
         "direction_label": where,
         "direction_short": where,
@@ -261,11 +266,11 @@ def discover_train_runs(paths: list[Path]) -> list[ReportRun]:
         records.append(rec)
     settings: dict[tuple[str, str, str], set[str]] = {}
     for r in records:
-        settings.setdefault((r["task"], r["direction"], r["method"]), set()).add(r["settings"])
+        settings.setdefault((r["task"], r["direction"], r["variant"]), set()).add(r["settings"])
     taken: dict[tuple[str, str, str, int], str] = {}
     for r in records:
-        if len(settings[(r["task"], r["direction"], r["method"])]) > 1:
-            r["variant"] = f"{r['method']}-{r['settings']}"
+        if len(settings[(r["task"], r["direction"], r["variant"])]) > 1:
+            r["variant"] = f"{r['variant']}-{r['settings']}"
             r["label"] = f"{r['label']} [{r['settings']}]"
         key = (r["task"], r["direction"], r["variant"], r["seed"])
         if key in taken:

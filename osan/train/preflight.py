@@ -26,6 +26,7 @@ from osan import lock
 from osan.atomic import remove_stale_temps
 from osan.config import Config, ConfigError, load_config
 from osan.data.domain import Domain
+from osan.testtime.stats import SOURCE_STATS
 from osan.train.checkpoint import atomic_write_json, load_checkpoint
 
 #: Config keys that may change when a run is resumed: where it runs, not what it computes.
@@ -36,6 +37,7 @@ DATA_FILE = "fingerprint.json"
 #: Files of a run written atomically (a killed writer can leave ``.NAME.*.tmp`` of each).
 RUN_FILES: tuple[str, ...] = (
     "config.yaml", "metrics.json", "features.npz", "predictions.csv", "data.json", DATA_FILE,
+    SOURCE_STATS,
 )  # fmt: skip
 
 

@@ -32,6 +32,7 @@ from osan.data.domain import Domain, SplitLoader
 from osan.eval.evaluate import collect_run_artifacts, save_run_artifacts, target_curve_point
 from osan.eval.selection import describe_selection
 from osan.methods import Method, build_method
+from osan.testtime.stats import compute_source_stats, save_source_stats
 from osan.train.checkpoint import atomic_write_json, load_checkpoint, load_state, save_checkpoint
 from osan.train.distributed import DistContext, ShardedLoader, StepFn
 from osan.train.epoch_selection import selectable, selection_key, validation_loss
@@ -149,7 +150,8 @@ def fit(
 ) -> dict[str, Any]:
     """Train ``cfg.method`` on labelled ``source`` and unlabelled ``target``; write the run.
 
-    Writes ``out_dir/{config.yaml, checkpoint.pt, log.jsonl, metrics.json}`` and returns the
+    Writes ``out_dir/{config.yaml, checkpoint.pt, log.jsonl, metrics.json, source_stats.pt}``
+    (the last: source feature statistics for ``osan adapt``) and returns the
     metrics. ``stop_after_epochs`` ends the call early (for tests of resumption).
 
     The phases: :func:`build` the method, its loaders and the epoch plan; :func:`restore` a
@@ -428,6 +430,9 @@ def finish(run: Run, state: RunState) -> dict[str, Any]:
             device=run.device,
         )  # fmt: skip
         save_run_artifacts(artifacts, run.out)
+        # what test-time adaptation reads later without the source (``osan adapt``)
+        stats = compute_source_stats(method, run.source.split("train"), run.device)
+        save_source_stats(stats, run.out)
     metrics["meta"] = {
         "method": cfg.method,
         "seed": cfg.seed,
