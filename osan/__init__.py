@@ -6,8 +6,9 @@ The Python API (``osan/api.py``)::
     run = osan.load_run("runs/a")
     run.predict("new.pkl")  # {sample id: prediction}
     run.evaluate("target.pkl")  # what `osan eval` prints
+    run.adapt("new_target.pkl", "runs/b", method="ssa")  # test-time, without the source
 
-plus :func:`load_domain` and :func:`generate`. Importing ``osan`` loads no torch.
+plus :func:`adapt`, :func:`load_domain` and :func:`generate`. Importing ``osan`` loads no torch.
 """
 
 __version__ = "0.1.0"
@@ -16,8 +17,8 @@ __version__ = "0.1.0"
 # first, as importing it for the first time later would rebind the name to it; its modules
 # are imported by their full path (``from osan.train.trainer import fit``).
 from osan import train as _training_loop  # noqa: E402, F401, I001
-from osan.api import Run, generate, load_domain, load_run, train  # noqa: E402
+from osan.api import Run, adapt, generate, load_domain, load_run, train  # noqa: E402
 
 del _training_loop
 
-__all__ = ["Run", "__version__", "generate", "load_domain", "load_run", "train"]
+__all__ = ["Run", "__version__", "adapt", "generate", "load_domain", "load_run", "train"]

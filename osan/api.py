@@ -112,6 +112,30 @@ class Run:
         )  # fmt: skip
         return {k: v for k, v in metrics.items() if not isinstance(v, dict)}
 
+    def adapt(
+        self,
+        target: str | Path | Domain,
+        out: str | Path,
+        *,
+        method: str | None = None,
+        epochs: int | None = None,
+        overrides: Mapping[str, Any] | Sequence[str] | None = None,
+        resume: bool = False,
+        progress: bool = False,
+        **dotted: Any,
+    ) -> Run:
+        """Adapt this run to the unlabelled ``target`` without the source data (``osan adapt``)
+        and return the adapted run, written to ``out``.
+
+        ``method``: ``adabn`` (default), ``ssa`` (regression), ``tent`` or ``shot-im``
+        (classification); ``overrides``/keywords: ``adapt.*`` keys (``adapt__lr=3e-4``),
+        ``device``, ``num_threads``. Only this run's config, checkpoint and source statistics
+        are read."""
+        return adapt(
+            self.path, target, out, method=method, epochs=epochs, overrides=overrides,
+            resume=resume, progress=progress, device=self.device, **dotted,
+        )  # fmt: skip
+
 
 def train(
     method: str,
@@ -162,6 +186,36 @@ def train(
 
         write_run_data(out, source=source, target=target)  # for `osan report --runs`
     return load_run(out, device=cfg.device)
+
+
+def adapt(
+    run: str | Path | Run,
+    target: str | Path | Domain,
+    out: str | Path,
+    *,
+    method: str | None = None,
+    epochs: int | None = None,
+    overrides: Mapping[str, Any] | Sequence[str] | None = None,
+    resume: bool = False,
+    progress: bool = False,
+    device: str = "cpu",
+    **dotted: Any,
+) -> Run:
+    """Test-time (source-free) adaptation of the finished run ``run`` to ``target``'s
+    unlabelled train split (``osan adapt``); writes ``out`` and returns it as a :class:`Run`.
+    See :meth:`Run.adapt`."""
+    from osan.testtime.adapt import adapt as adapt_run
+
+    path = run.path if isinstance(run, Run) else Path(run)
+    over = _flatten(_overrides(overrides, dotted))
+    if device != "cpu":
+        over.setdefault("device", device)
+    items = [f"{k}={json.dumps(v)}" for k, v in over.items()]
+    adapt_run(
+        path, target, out, method=method, epochs=epochs, overrides=items,
+        resume=resume, progress=progress,
+    )  # fmt: skip
+    return load_run(out, device=device)
 
 
 def load_run(path: str | Path, *, device: str = "cpu") -> Run:
@@ -263,4 +317,15 @@ def _nest(flat: Mapping[str, Any]) -> dict[str, Any]:
         for part in reversed(key.split(".")):
             value = {part: value}
         out = merge_dicts(out, value)
+    return out
+
+
+def _flatten(nested: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"adapt": {"lr": 1e-3}}`` -> ``{"adapt.lr": 1e-3}`` (the inverse of :func:`_nest`)."""
+    out: dict[str, Any] = {}
+    for key, value in nested.items():
+        if isinstance(value, Mapping):
+            out.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
     return out

@@ -298,3 +298,28 @@ def test_generate_writes_what_osan_data_generate_writes(tmp_path, capsys):
         assert (tmp_path / "api" / name).read_bytes() == (tmp_path / "cli" / name).read_bytes()
     domain = osan.load_domain(paths[1])
     assert domain.task == "classification" and set(domain.splits) == {"train", "valid", "test"}
+
+
+def test_run_adapt_adapts_without_the_source_and_returns_the_adapted_run(data, tmp_path):
+    """``Run.adapt`` is ``osan adapt``: it reads only the run (its source file is deleted
+    first), writes a run folder whose saved target-test metrics are what the returned run
+    evaluates to, and its keyword overrides reach the adaptation's config."""
+    source = tmp_path / "source.pkl"
+    source.write_bytes(Path(data["regression/source"]).read_bytes())
+    run = osan.train(
+        "source-only", source, data["regression/target"], tmp_path / "run",
+        epochs=1, overrides=TINY, progress=False,
+    )  # fmt: skip
+    source.unlink()
+    adapted = run.adapt(
+        data["regression/target"], tmp_path / "ssa", method="ssa", epochs=1, adapt__lr=3e-4
+    )
+    assert isinstance(adapted, osan.Run)
+    assert adapted.config.adapt.method == "ssa" and adapted.config.adapt.lr == 3e-4
+    saved = json.loads((tmp_path / "ssa" / "metrics.json").read_text())
+    again = adapted.evaluate(data["regression/target"])
+    assert (again["mae"], again["corr"]) == pytest.approx((saved["mae"], saved["corr"]))
+    assert set(adapted.predict(data["unlabelled"])) == set(run.predict(data["unlabelled"]))
+    # the module-level function takes a run folder's path as well as a Run
+    other = osan.adapt(run.path, data["regression/target"], tmp_path / "bn", method="adabn")
+    assert other.config.adapt.method == "adabn"
