@@ -154,13 +154,12 @@ def test_written_files_follow_the_umask(tmp_path, umask):
 
 def test_config_choices_match_the_modules_that_use_them():
     from osan.alignment.pairing import PAIRING_STRATEGIES
-    from osan.alignment.tal import NORMALIZATIONS, ORIENTS, SOLVERS
-    from osan.config import Normalize, Orient
+    from osan.alignment.tal import NORMALIZATIONS, SOLVERS
+    from osan.config import Normalize
 
     assert set(get_args(Solver)) == set(SOLVERS)
     assert set(get_args(Pairing)) == set(PAIRING_STRATEGIES)
     assert set(get_args(Normalize)) == set(NORMALIZATIONS)
-    assert set(get_args(Orient)) == set(ORIENTS)
 
 
 @dataclass(frozen=True)

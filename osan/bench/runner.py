@@ -49,6 +49,7 @@ from osan.bench.suite_data import (
 )
 from osan.bench.tables import write_tables
 from osan.config import Config, ConfigError, load_config
+from osan.config_base import RETIRED_OPTIONS
 
 #: Importable from here as before the split into options / results / suite_data.
 __all__ = [
@@ -96,10 +97,16 @@ def build_config(run: S.RunSpec, opts: BenchOptions) -> Config:
 _PLACEMENT_KEYS = ("device", "num_threads")
 
 
-def settings_hash(cfg: Config) -> str:
+def settings_hash(cfg: Config, *, with_retired: bool = False) -> str:
     """Like :meth:`Config.hash` but blind to the device, so a suite started on one machine may
-    be continued on another."""
+    be continued on another. ``with_retired``: the hash the same settings had before the
+    retired options went (``RETIRED_OPTIONS`` at the values whose behaviour was kept), so a
+    results file written then still counts as the same settings."""
     d = {k: v for k, v in cfg.to_dict().items() if k not in _PLACEMENT_KEYS}
+    if with_retired:
+        for key, kept in RETIRED_OPTIONS.items():
+            section, name = key.split(".")
+            d[section] = {**d[section], name: kept}
     return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:12]
 
 
@@ -260,6 +267,8 @@ def _check_conflicts(
         cfg = configs[r.run_id]
         if "settings_hash" in rec:
             got_hash, want_hash = rec["settings_hash"], settings_hash(cfg)
+            if got_hash == settings_hash(cfg, with_retired=True):
+                got_hash = want_hash  # written before the retirement: the same behaviour
         else:
             got_hash, want_hash = rec.get("config_hash"), cfg.hash()
         want_data = specs[r.benchmark]

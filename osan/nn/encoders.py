@@ -181,11 +181,6 @@ class MLPHead(nn.Module):
             nn.Linear(hidden, out),
         )
 
-    @property
-    def first_linear(self) -> nn.Linear:
-        """The layer that reads the input (after the optional LayerNorm and the dropout)."""
-        return self.net[2]
-
     def hidden(self, x: Tensor) -> Tensor:
         """The hidden layer's activations (after the GELU). Shape: (B, D) -> (B, hidden)"""
         return self.net[:-1](x)
