@@ -112,7 +112,7 @@ SHIFT_KINDS: dict[str, ShiftKind] = {
                 ("sensor", 0.4),
                 ("reliability", 0.5),
                 ("vocabulary", 0.5),
-                ("label", 0.4),
+                ("label", 0.45),
                 ("length", 0.5),
             ),
         ),
