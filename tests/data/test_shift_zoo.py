@@ -13,9 +13,11 @@ from osan.data.generators.msa_lexicon import INTENSIFIERS, SENTIMENT_CONCEPTS
 from osan.data.generators.msa_zoo import (
     LENGTH_RATE,
     RELIABILITY_DRIFT,
-    RELIABILITY_LOST,
+    RELIABILITY_GAPS,
+    RELIABILITY_MISSING,
     RELIABILITY_NOISE,
     generate_msa_shift,
+    insert_gaps,
     resample,
     sensor_map,
 )
@@ -100,25 +102,56 @@ def test_sensor_is_an_affine_map_of_the_unshifted_features(zoo) -> None:
             assert np.abs(b.features[m][keep] - a.features[m][keep]).mean() > 0.1
 
 
-def test_reliability_loses_words_and_frames_cuts_audio_and_adds_noise(zoo) -> None:
+def test_reliability_drops_modalities_inserts_gaps_cuts_audio_and_adds_noise(zoo) -> None:
     base, shifted = zoo["none"][1], zoo["reliability"][1]
+    missing = {m: [] for m in RELIABILITY_MISSING}
     for s in SPLITS:
         a, b = base.split(s), shifted.split(s)
         np.testing.assert_array_equal(a.labels, b.labels)
-        for m in ("text", "vision"):
-            np.testing.assert_array_equal(a.lengths[m], b.lengths[m])
         assert (b.lengths["audio"] <= a.lengths["audio"]).all()
         assert (b.lengths["audio"] < a.lengths["audio"]).mean() > 0.5
-    sp, sb = shifted.split("train"), base.split("train")
-    for m, share in RELIABILITY_LOST.items():
-        keep = valid(shifted, "train", m)
-        zero = ~np.abs(sp.features[m]).any(axis=-1) & keep  # (N, L) lost real steps
-        assert abs(zero.sum() / keep.sum() - share) < 0.05
+        for m in missing:
+            gone = (b.lengths[m] == 1) & ~np.abs(b.features[m][:, 0]).any(axis=-1)  # (N,)
+            missing[m].append(gone)
+    for m, share in RELIABILITY_MISSING.items():
+        assert abs(np.concatenate(missing[m]).mean() - share) < 0.1, m
+    a, b = base.split("train"), shifted.split("train")
+    gone = {m: v[0] for m, v in missing.items()}  # train split
+    for m, share in RELIABILITY_GAPS.items():
+        here = ~gone.get(m, np.zeros(len(a), bool))
+        gaps = (b.lengths[m] - a.lengths[m])[here]
+        assert (gaps >= 0).all() and gaps.sum() > share / 2 * a.lengths[m][here].sum()
     for m in ("text", "vision", "audio"):
-        keep = valid(shifted, "train", m) & np.abs(sp.features[m]).any(axis=-1)  # (N, L)
-        noise = sp.features[m][keep] - sb.features[m][keep]  # (T, I) added noise
+        noise = []
+        for i in np.flatnonzero(~gone.get(m, np.zeros(len(a), bool))):
+            real = np.abs(b.features[m][i, : b.lengths[m][i]]).any(axis=-1)  # (L',) not a gap
+            n = min(int(a.lengths[m][i]), int(b.lengths[m][i]))
+            if m != "audio":  # every real step kept, in order, between the gaps
+                assert real.sum() == a.lengths[m][i] and n == a.lengths[m][i]
+            kept = b.features[m][i, : b.lengths[m][i]][real][:n]  # (n, I)
+            noise.append(kept - a.features[m][i, :n])
         want = np.hypot(RELIABILITY_NOISE[m], RELIABILITY_DRIFT[m])
-        assert abs(noise.std() / want - 1) < 0.15, m
+        assert abs(np.concatenate(noise).std() / want - 1) < 0.15, m
+
+
+def test_the_zoo_target_has_the_source_split_sizes() -> None:
+    source, target = generate("msa", seed=0, size=0.02, kind="label")
+    assert [len(target.split(s)) for s in SPLITS] == [len(source.split(s)) for s in SPLITS]
+    assert [len(source.split(s)) for s in SPLITS] == [30, 8, 10]
+
+
+def test_insert_gaps_keeps_the_real_steps_in_order() -> None:
+    rng = np.random.default_rng(0)
+    x = np.zeros((3, 12, 2), dtype=np.float32)
+    lengths = np.array([5, 8, 12])
+    for i, n in enumerate(lengths):
+        x[i, :n] = np.arange(1, n + 1)[:, None]
+    y, new = insert_gaps(x, lengths, 1.0, rng)
+    assert (new >= lengths).all() and new[2] == 12 and (new <= 12).all()
+    for i in range(3):
+        steps = y[i, : new[i], 0]
+        np.testing.assert_array_equal(steps[steps != 0], np.arange(1, lengths[i] + 1))
+        assert not y[i, new[i] :].any()
 
 
 def test_vocabulary_uses_target_only_words_beside_shared_ones(zoo) -> None:
@@ -185,7 +218,7 @@ def test_mixed_combines_milder_causes(zoo) -> None:
     assert 0 < usage_counts(mixed)["t"] < usage_counts(zoo["vocabulary"][1])["t"]
     assert mixed.split("train").lengths["text"].mean() < base.split("train").lengths["text"].mean()
     zero = ~np.abs(mixed.split("train").features["vision"]).any(axis=-1)
-    assert (zero & valid(mixed, "train", "vision")).any()
+    assert (zero & valid(mixed, "train", "vision")).any()  # gaps from reliability
 
 
 @pytest.mark.parametrize("kind", ["sensor", "reliability", "length"])

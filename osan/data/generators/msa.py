@@ -416,12 +416,14 @@ def sample_domains(
     size: common.SizeSpec,
     meta: dict[str, object],
     finish: Callable[[str, str, Split], Split] | None = None,
+    base_sizes: dict[str, dict[str, int]] = BASE_SIZES,
 ) -> tuple[Domain, Domain]:
-    """The source and target domains of ``specs`` drawn in ``world``; ``finish(role, split,
-    data)`` (the shift zoo's feature-level effects) may transform each drawn split."""
+    """The source and target domains of ``specs`` drawn in ``world``, ``base_sizes[role]`` rows
+    per split at size ``"small"``; ``finish(role, split, data)`` (the shift zoo's feature-level
+    effects) may transform each drawn split."""
     domains = []
     for role, spec in specs.items():
-        sizes = common.split_sizes(BASE_SIZES[role], size)
+        sizes = common.split_sizes(base_sizes[role], size)
         splits = {}
         for split in SPLITS:
             rng = common.rng_for(seed, "msa", role, split)

@@ -7,8 +7,10 @@ sensor view), except for the kind's cause:
 
 - ``sensor``: per modality, an affine map (a near-rotation times a per-channel scale) plus an
   offset of the source-like features (another face tracker, acoustic front end or text encoder);
-- ``reliability``: noisier features, words and vision frames lost (zeroed), audio cut short
-  (shorter true lengths) (ASR deletions, occluded faces, noisy and clipped recordings);
+- ``reliability``: noisier features (per step and per recording), vision frames lost (zero
+  steps), audio cut short (shorter true lengths), and in some recordings the transcript or the
+  face missing altogether (one zero step) (missing transcripts, occluded faces, noisy and
+  clipped recordings);
 - ``vocabulary``: most sentiment words are target-only synonyms with unrelated embeddings, beside
   the shared ones (a domain's own slang: "meh", "awesome");
 - ``label``: another sentiment distribution (mean, spread); features given the latent sentiment
@@ -17,8 +19,8 @@ sensor view), except for the kind's cause:
   the same latent channels (another feature extractor: CMU-MOSI vs CMU-MOSEI in MMSA);
 - ``length``: shorter utterances, vision / audio frames resampled at a lower rate (short clips,
   another frame rate);
-- ``mixed``: sensor, reliability, vocabulary, label and length together at half strength (a
-  real deployment).
+- ``mixed``: sensor, reliability, vocabulary, label and length together, each at 0.4-0.5 of its
+  strength (a real deployment).
 
 Domain-level causes (vocabulary, label, text length, dims) change the target's
 :class:`~osan.data.generators.msa._DomainSpec` or the world's view; feature-level causes
@@ -36,7 +38,13 @@ import numpy as np
 
 from osan.data.domain import Domain, Split
 from osan.data.generators import common
-from osan.data.generators.msa import TARGET_NAME, _domain_specs, _DomainSpec, sample_domains
+from osan.data.generators.msa import (
+    BASE_SIZES,
+    TARGET_NAME,
+    _domain_specs,
+    _DomainSpec,
+    sample_domains,
+)
 from osan.data.generators.msa_shift import MSAShift
 from osan.data.generators.msa_world import build_world
 
@@ -68,8 +76,8 @@ SHIFT_KINDS: dict[str, ShiftKind] = {
         ),
         ShiftKind(
             "reliability",
-            "noisier features, words and vision frames lost (zeroed), audio cut short",
-            "ASR deletions, occluded faces, noisy microphones, clipped recordings",
+            "noisier features, lost vision frames, audio cut short, a modality missing at times",
+            "missing transcripts, faces not found or occluded, noisy and clipped recordings",
             (("reliability", 1.0),),
         ),
         ShiftKind(
@@ -98,13 +106,13 @@ SHIFT_KINDS: dict[str, ShiftKind] = {
         ),
         ShiftKind(
             "mixed",
-            "sensor, reliability, vocabulary, label and length together at half strength",
+            "sensor, reliability, vocabulary, label and length together, each at 0.4-0.5 strength",
             "a real deployment, where several causes come at once",
             (
-                ("sensor", 0.5),
+                ("sensor", 0.4),
                 ("reliability", 0.5),
                 ("vocabulary", 0.5),
-                ("label", 0.5),
+                ("label", 0.45),
                 ("length", 0.5),
             ),
         ),
@@ -122,8 +130,12 @@ SENSOR_ANGLE = {"text": 2.0, "vision": 2.5, "audio": 2.5}
 SENSOR_LOG_SCALE = {"text": 0.2, "vision": 0.5, "audio": 0.5}
 SENSOR_OFFSET = {"text": 0.05, "vision": 0.5, "audio": 0.5}
 RELIABILITY_NOISE = {"text": 0.05, "vision": 0.3, "audio": 0.3}  # extra noise sd per step
-RELIABILITY_DRIFT = {"text": 0.1, "vision": 0.5, "audio": 0.5}  # noise sd per recording
-RELIABILITY_LOST = {"text": 0.0, "vision": 0.5}  # share of words / frames lost (zeroed)
+RELIABILITY_DRIFT = {"text": 0.05, "vision": 0.3, "audio": 0.3}  # noise sd per recording
+# Zero steps inserted per real step (frames where the tracker lost the face), while they fit.
+RELIABILITY_GAPS = {"vision": 0.3}
+# Share of recordings where a modality is missing altogether (no transcript, no face found):
+# one zero step. A source model has never seen one; a target model learns to lean on the rest.
+RELIABILITY_MISSING = {"text": 0.4, "vision": 0.3}
 RELIABILITY_CUT = 0.5  # audio keeps a uniform share in [1 - CUT, 1] of its frames
 VOCABULARY_NOVEL = 0.9  # share of sentiment-word occurrences drawn from target-only synonyms
 VOCABULARY_SIMILARITY = 0.1  # cosine of a target-only word's embedding with its source relative
@@ -202,14 +214,35 @@ def _reliability(split: Split, seed: int, strength: float, split_name: str) -> S
         drift = rng.standard_normal((n, 1, x.shape[2]), dtype=np.float32)  # per recording
         x = x + np.float32(strength * RELIABILITY_NOISE[m]) * noise
         feats[m] = x + np.float32(strength * RELIABILITY_DRIFT[m]) * drift
-    # words the recogniser missed and frames where the face is lost are zero (true lengths stay)
-    for m, p in RELIABILITY_LOST.items():
-        lost = rng.random(feats[m].shape[:2]) < strength * p  # (N, L)
-        feats[m] = feats[m] * ~lost[:, :, None]
+    for m, share in RELIABILITY_GAPS.items():
+        feats[m], lengths[m] = insert_gaps(feats[m], lengths[m], strength * share, rng)
+    for m, share in RELIABILITY_MISSING.items():
+        missing = rng.random(n) < strength * share  # (N,)
+        feats[m] = feats[m] * ~missing[:, None, None]
+        lengths[m] = np.where(missing, 1, lengths[m]).astype(np.int64)
     out = replace(split, features=feats, lengths=lengths)
     for m in feats:  # zero after the (new) true lengths
         feats[m] = (feats[m] * _valid(out, m)).astype(np.float32)
     return out
+
+
+def insert_gaps(
+    x: np.ndarray, lengths: np.ndarray, share: float, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Zero steps inserted at random places, about ``share`` per real step (while the sequence
+    fits in ``L``); the real steps keep their order and the true length grows.
+
+    Shape:
+        x: (N, L, I); lengths: (N,); returns: (N, L, I) float32, (N,) int64
+    """
+    n, length, _ = x.shape
+    gaps = np.minimum(rng.binomial(lengths, min(share, 1.0)), length - lengths)  # (N,)
+    out = np.zeros_like(x)
+    for i in range(n):
+        total = int(lengths[i] + gaps[i])
+        real = np.sort(rng.choice(total, size=int(lengths[i]), replace=False))  # new positions
+        out[i, real] = x[i, : lengths[i]]
+    return out, (lengths + gaps).astype(np.int64)
 
 
 def resample(x: np.ndarray, lengths: np.ndarray, rate: float) -> tuple[np.ndarray, np.ndarray]:
@@ -249,6 +282,9 @@ def generate_msa_shift(
     """The source and target of one kind of the zoo (:data:`SHIFT_KINDS`; :data:`NONE`: the
     target drawn like the source), all splits labelled. The source is the built-in msa source.
 
+    The target has the source's split sizes (1500 / 300 / 500 at ``"small"``), so that the
+    oracle (supervised on the target) learns from as many rows as Direct Transfer.
+
     Shape:
         as :func:`osan.data.generators.msa.generate_msa`; ``dims``: target vision 20, audio 5
     """
@@ -274,4 +310,7 @@ def generate_msa_shift(
         return split
 
     meta = {"generator": "msa", "seed": seed, "size": size, "shift_kind": kind, "shift": effects}
-    return sample_domains(world, specs, seed=seed, size=size, meta=meta, finish=finish)
+    sizes = {"source": BASE_SIZES["source"], "target": BASE_SIZES["source"]}  # drawn alike
+    return sample_domains(
+        world, specs, seed=seed, size=size, meta=meta, finish=finish, base_sizes=sizes
+    )
