@@ -13,8 +13,8 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import json
-import sys
 import math
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
