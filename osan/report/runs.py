@@ -212,6 +212,8 @@ def _train_record(path: Path) -> dict[str, Any]:
     except (ConfigError, ValueError, OSError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise ReportError(f"{path}: unreadable run ({first})") from None
+    if not isinstance(metrics, dict) or not isinstance(metrics.get("meta", {}), dict):
+        raise ReportError(f"{path / 'metrics.json'}: not the metrics of an osan run")
     data = None
     if (path / RUN_DATA).is_file():
         try:
