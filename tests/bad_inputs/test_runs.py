@@ -1,0 +1,142 @@
+# ruff: noqa: E501  (a table of cases reads best one case per line)
+"""``osan eval`` and ``osan predict`` on bad run folders and data.
+
+Each case: exit 2, one line naming the words it lists, nothing of the user's changed (see
+:mod:`tests.bad_inputs.common`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests import hostile as H
+from tests.bad_inputs.common import (
+    _HOSTILE,
+    Table,
+    W,
+    _ckpt,
+    _config_dir,
+    _corrupt,
+    _evil_ckpt,
+    _fifo_ckpt,
+    _rm,
+    _set,
+    _truncate,
+    _wrong_weights,
+    check_in_process,
+    ev,
+    pr,
+)
+
+T = Table()
+add = T.add
+
+
+for _cmd, _fn in (("eval", ev), ("predict", pr)):
+    _abs = ("preds.csv",) if _cmd == "predict" else ()
+    _runs: dict[str, tuple[Callable[[W], list[str]], str]] = {
+        "run-missing": (lambda w, f=_fn: f(w, run=w.case / "none"), "not a run folder"),
+        "run-is-file": (lambda w, f=_fn: f(w, run=w.file("r", "x")), "not a run folder"),
+        "run-without-config": (lambda w, f=_fn: f(w, run=w.case), "not a run folder"),
+        "checkpoint-missing": (lambda w, f=_fn: f(w, run=_rm(w, "checkpoint.pt")), "checkpoint"),
+        "checkpoint-garbage": (
+            lambda w, f=_fn: f(w, run=_corrupt(w, "checkpoint.pt", b"PK\x03\x04junk")),
+            "checkpoint",
+        ),  # fmt: skip
+        "checkpoint-truncated": (lambda w, f=_fn: f(w, run=_truncate(w)), "checkpoint"),
+        "checkpoint-empty-dict": (
+            lambda w, f=_fn: f(w, run=_ckpt(w, {})),
+            "not an osan checkpoint",
+        ),  # fmt: skip
+        "checkpoint-a-list": (
+            lambda w, f=_fn: f(w, run=_ckpt(w, [1, 2])),
+            "not an osan checkpoint",
+        ),  # fmt: skip
+        "checkpoint-bad-dims": (
+            lambda w, f=_fn: f(
+                w,
+                run=_ckpt(
+                    w,
+                    {
+                        "model": {},
+                        "best_model": {},
+                        "epoch": 1,
+                        "global_step": 1,
+                        "dims": {"source": "x"},
+                        "num_outputs": 1,
+                    },
+                ),
+            ),
+            "dims",
+        ),  # fmt: skip
+        "checkpoint-wrong-weights": (lambda w, f=_fn: f(w, run=_wrong_weights(w)), "do not fit"),
+        "checkpoint-evil": (lambda w, f=_fn: f(w, run=_evil_ckpt(w)), "checkpoint"),
+        "checkpoint-fifo": (lambda w, f=_fn: f(w, run=_fifo_ckpt(w)), "not a regular file"),
+        "config-invalid-yaml": (
+            lambda w, f=_fn: f(w, run=_corrupt(w, "config.yaml", "a: b: c\n")),
+            "invalid YAML",
+        ),  # fmt: skip
+        "config-unknown-method": (
+            lambda w, f=_fn: f(w, run=_corrupt(w, "config.yaml", "method: magic\n")),
+            "unknown method",
+        ),  # fmt: skip
+        "config-is-dir": (lambda w, f=_fn: f(w, run=_config_dir(w)), "not a run folder"),
+        "data-other-dims": (lambda w, f=_fn: f(w, data=w.other_dims), "vision 7"),
+        "data-other-modalities": (lambda w, f=_fn: f(w, data=w.other_mods), "pose"),
+        "data-missing": (lambda w, f=_fn: f(w, data=w.case / "none.pkl"), "not found"),
+        "data-hostile": (
+            lambda w, f=_fn: f(w, data=w.file("h.pkl", H.os_system(str(w.marker)))),
+            "refused",
+        ),  # fmt: skip
+        "data-structured-dtype-ids": (
+            lambda w, f=_fn: f(w, data=w.file("h.pkl", _HOSTILE["ids-structured-dtype"](w))),
+            "refused",
+        ),  # fmt: skip
+        "data-1e300": (
+            lambda w, f=_fn: f(
+                w,
+                data=w.mmsa(
+                    "big.pkl", _set("test", "text", lambda s: s["text"].astype("f8") * 1e300)
+                ),
+            ),
+            "float32",
+        ),  # fmt: skip
+        "data-nan": (
+            lambda w, f=_fn: f(
+                w, data=w.mmsa("nan.pkl", _set("test", "text", lambda s: s["text"] * np.nan))
+            ),
+            "NaN",
+        ),  # fmt: skip
+        "split-bogus": (lambda w, f=_fn: f(w, "--split", "holdout"), "holdout"),
+        "domain-bogus": (lambda w, f=_fn: f(w, "--domain", "middle"), "invalid choice"),
+        "device-bogus": (lambda w, f=_fn: f(w, "--device", "bogus"), "bogus"),
+        "device-cuda": (lambda w, f=_fn: f(w, "--device", "cuda"), "cuda"),
+        "nan-policy-bogus": (lambda w, f=_fn: f(w, "--nan-policy", "drop"), "invalid choice"),
+    }
+    for _name, (_argv, _exp) in _runs.items():
+        add(f"{_cmd}/{_name}", _argv, absent=_abs, expect=_exp)
+add("eval/unlabelled-split", lambda w: ev(w, data=w.tgt_unl), expect="nothing to score")
+add("predict/out-is-folder", lambda w: pr(w, out=w.case), expect="folder")
+add(
+    "predict/out-under-file",
+    lambda w: pr(w, out=w.file("f", "keep") / "p.csv"),
+    expect="File exists",
+)
+add(
+    "predict/no-out",
+    lambda w: ["predict", "--run", str(w.run), "--data", str(w.tgt)],
+    expect="required: --out",
+)
+add(
+    "predict/out-unwritable",
+    lambda w: pr(w, out=Path("/proc/osan-out.csv")),
+    expect="/proc/osan-out.csv: No such file",
+)
+
+
+@pytest.mark.parametrize("c", T.cases, ids=T.ids)
+def test_bad_input_is_one_line_exit_2_and_changes_nothing(c, w, capsys):
+    check_in_process(c, w, capsys)
