@@ -33,6 +33,8 @@ from tests.helpers import TINY
 ROOT = Path(__file__).resolve().parents[2]
 #: Peak resident memory a bomb case may reach (a valid tiny convert needs ~400 MB).
 BOMB_RSS_BYTES = 1536 << 20
+#: The content of a file "elsewhere on the user's disk" (:meth:`W.secret_file`).
+SECRET = b"OSAN-SECRET-MARKER-26:"
 #: Address-space ceiling of a bomb child, so a regression fails instead of swapping the host.
 BOMB_AS_BYTES = 8 << 30
 
@@ -79,6 +81,18 @@ class W:
     @property
     def marker(self) -> Path:
         return self.case / "PWNED"
+
+    @property
+    def outside(self) -> Path:
+        """A folder standing for the rest of the user's disk: a file there holds
+        :data:`SECRET`, and no byte of it may reach any output."""
+        return self.case / "outside"
+
+    def secret_file(self, nbytes: int) -> Path:
+        p = self.outside / "secret.bin"
+        p.parent.mkdir(exist_ok=True)
+        p.write_bytes((SECRET * (nbytes // len(SECRET) + 1))[:nbytes])
+        return p
 
     def file(self, name: str, data: bytes | str) -> Path:
         p = self.case / name
@@ -179,6 +193,34 @@ def check_in_process(c: Case, w: W, capsys) -> None:
     assert_unchanged(before, w)
     for rel in c.absent:
         assert not (w.case / rel).exists(), f"{rel} was created"
+    assert_no_secret(w, out.encode() + err.encode())
+
+
+def check_bounded(c: Case, w: W) -> None:
+    """Case ``c`` in a child process (:func:`osan_bounded`): the corpus's invariants plus a
+    peak resident memory under :data:`BOMB_RSS_BYTES`."""
+    argv = c.argv(w)
+    before = _snapshot(w.root, w.case)
+    r = osan_bounded(argv)
+    err = r.stderr.decode(errors="replace")
+    lines = err.strip().splitlines()
+    assert r.returncode == 2, f"exit {r.returncode}: {err[-2000:]}"
+    assert len(lines) == 1 and "Traceback" not in err, err[-2000:]
+    assert c.expect in lines[0], lines[0]
+    assert r.max_rss_bytes < BOMB_RSS_BYTES, f"peak RSS {r.max_rss_bytes >> 20} MiB"
+    assert_unchanged(before, w)
+    for rel in c.absent:
+        assert not (w.case / rel).exists(), f"{rel} was created"
+    assert_no_secret(w, r.stdout + r.stderr)
+
+
+def assert_no_secret(w: W, output: bytes) -> None:
+    """No byte run of :data:`SECRET` in the command's output or any file under the case folder
+    but the secret file itself."""
+    assert SECRET not in output
+    for p in w.case.rglob("*"):
+        if p.is_file() and not p.is_symlink() and w.outside not in p.parents:
+            assert SECRET not in p.read_bytes(), f"{p} holds bytes of a file outside the input"
 
 
 def assert_unchanged(before: dict, w: W) -> None:

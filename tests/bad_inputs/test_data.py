@@ -20,6 +20,7 @@ from tests.bad_inputs.common import (
     W,
     _npz_with_object,
     _set,
+    check_bounded,
     check_in_process,
     inspect,
 )
@@ -331,6 +332,201 @@ add("unknown-command", lambda w: ["fit"], expect="invalid choice: 'fit'")
 add("generate/out-unwritable", lambda w: ["data", "generate", "msa", "--size", "tiny", "--out", "/proc/osan-out"], expect='/proc/osan-out: No such file')  # fmt: skip
 
 
+# ---- issue 26: pickle-free files (.h5 / .npz) that declare too much or reach outside ----
+def _h5(w: W, name: str, edit: Callable) -> Path:
+    """The toy source as an osan ``.h5`` (our writer), then ``edit(h5py.File, w)`` applied."""
+    import h5py
+
+    from osan.data.io import load_domain
+    from osan.data.portable import save_portable
+
+    p = w.case / name
+    save_portable(load_domain(w.src), p)
+    with h5py.File(p, "a") as h:
+        edit(h, w)
+    return p
+
+
+def _text_shape(h) -> tuple[int, int, int]:
+    return h["train/features/text"].shape
+
+
+def _replace(h, key: str, **kw) -> None:
+    del h[key]
+    h.create_dataset(key, **kw)
+
+
+def _declared_bomb(h, w) -> None:
+    """train/features/text: an unwritten float32 dataset of 3.4 GB (the file stays ~100 KB)."""
+    n, _, d = _text_shape(h)
+    _replace(h, "train/features/text", shape=(n, 3_400_000_000 // (4 * n * d), d), dtype="f4")
+
+
+def _gzip_bomb(h, w) -> None:
+    """train/features/text: 64 MiB of zeros, gzip-compressed to a few KB."""
+    n, _, d = _text_shape(h)
+    data = np.zeros((n, (64 << 20) // (4 * n * d), d), "f4")
+    _replace(h, "train/features/text", data=data, compression="gzip", chunks=(1, 64, d))
+
+
+def _external_storage(h, w) -> None:
+    """train/features/text: raw data in an outside file (named by absolute path)."""
+    shape = _text_shape(h)
+    secret = w.secret_file(int(np.prod(shape)) * 4)
+    _replace(h, "train/features/text", shape=shape, dtype="f4", external=[(str(secret), 0, secret.stat().st_size)])  # fmt: skip
+
+
+def _outside_h5(w: W, shape: tuple[int, ...]) -> Path:
+    import h5py
+
+    w.secret_file(16)
+    p = w.outside / "other.h5"
+    with h5py.File(p, "w") as o:
+        raw = np.frombuffer(w.outside.joinpath("secret.bin").read_bytes(), "u1")
+        o.create_dataset(
+            "data", data=np.resize(raw, int(np.prod(shape)) * 4).view("f4").reshape(shape)
+        )
+    return p
+
+
+def _external_link(h, w) -> None:
+    other = _outside_h5(w, _text_shape(h))
+    del h["train/features/text"]
+    h["train/features/text"] = h5py_module().ExternalLink(str(other), "/data")
+
+
+def _virtual(h, w) -> None:
+    h5py = h5py_module()
+    shape = _text_shape(h)
+    other = _outside_h5(w, shape)
+    layout = h5py.VirtualLayout(shape=shape, dtype="f4")
+    layout[...] = h5py.VirtualSource(str(other), "data", shape=shape)
+    del h["train/features/text"]
+    h.create_virtual_dataset("train/features/text", layout)
+
+
+def _soft(target: str) -> Callable:
+    def edit(h, w) -> None:
+        del h["train/ids"]
+        h["train/ids"] = h5py_module().SoftLink(target)
+
+    return edit
+
+
+def h5py_module():
+    import h5py
+
+    return h5py
+
+
+def _dtype(key: str, make: Callable) -> Callable:
+    def edit(h, w) -> None:
+        old = h[key][()]
+        _replace(h, key, data=make(old))
+
+    return edit
+
+
+def _meta(value: str) -> Callable:
+    def edit(h, w) -> None:
+        h.attrs["meta"] = value
+
+    return edit
+
+
+def _meta_with(**changes) -> Callable:
+    def edit(h, w) -> None:
+        import json
+
+        head = json.loads(h.attrs["meta"])
+        head.update(changes)
+        h.attrs["meta"] = json.dumps(head)
+
+    return edit
+
+
+_H5: dict[str, tuple[Callable, str]] = {
+    "declared-3.4GB-unwritten": (_declared_bomb, "declared size"),
+    "gzip-64MiB-of-zeros": (_gzip_bomb, "declared size"),
+    "external-storage": (_external_storage, "external file"),
+    "external-link": (_external_link, "external link"),
+    "virtual-dataset": (_virtual, "virtual dataset"),
+    "soft-link-inside": (_soft("/valid/ids"), "soft link"),
+    "soft-link-dangling": (_soft("/nowhere/ids"), "soft link"),
+    "ids-as-integers": (_dtype("train/ids", lambda a: np.arange(len(a))), "split 'train', field 'ids': dtype int64, expected strings"),
+    "features-float64": (_dtype("valid/features/audio", lambda a: a.astype("f8")), "split 'valid', field 'audio': dtype float64, expected float32"),
+    "labels-as-strings": (_dtype("test/labels", lambda a: np.array([str(x) for x in a], dtype=object).astype("S")), "split 'test', field 'labels'"),
+    "lengths-float": (_dtype("train/lengths/vision", lambda a: a.astype("f4")), "field 'lengths/vision': dtype float32, expected int64"),
+    "meta-not-json": (_meta("{not json"), "'meta' is not valid JSON"),
+    "meta-modalities-int": (_meta_with(modalities=3), "modalities must be a list"),
+    "meta-version-text": (_meta_with(version="two"), "version must be an integer"),
+}  # fmt: skip
+for _name, (_edit, _exp) in _H5.items():
+    add(f"inspect/h5/{_name}", (lambda e, n: lambda w: ["data", "inspect", str(_h5(w, f"{n}.h5", e))])(_edit, _name), expect=_exp)  # fmt: skip
+    add(f"convert/h5/{_name}", (lambda e, n: lambda w: convert(w, src=_h5(w, f"{n}.h5", e), out=w.case / "c.npz"))(_edit, _name), absent=("c.npz",), expect=_exp)  # fmt: skip
+
+
+def _npz(w: W, name: str, members: dict[str, bytes], compress: bool = False) -> Path:
+    import zipfile
+
+    p = w.case / name
+    mode = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
+    with zipfile.ZipFile(p, "w", mode) as z:
+        for k, v in members.items():
+            z.writestr(k, v)
+    return p
+
+
+def _npy(arr: np.ndarray) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    np.save(buf, arr, allow_pickle=False)
+    return buf.getvalue()
+
+
+def _good_npz(w: W, edit: Callable[[dict], None]) -> Path:
+    """The toy source as an osan ``.npz`` (our writer), its members edited by name."""
+    import zipfile
+
+    from osan.data.io import load_domain
+    from osan.data.portable import save_portable
+
+    ours = w.case / "ours.npz"
+    save_portable(load_domain(w.src), ours)
+    with zipfile.ZipFile(ours) as z:
+        members = {i.filename: z.read(i) for i in z.infolist()}
+    ours.unlink()
+    edit(members)
+    return _npz(w, "src.npz", members, compress=True)
+
+
+_NPZ: dict[str, tuple[Callable[[W], Path], str]] = {
+    "deflated-64MiB-of-zeros": (lambda w: _good_npz(w, lambda m: m.__setitem__("train/features/text.npy", _npy(np.zeros((32, 4096, 128), "f4")))), "declared size"),
+    "ids-as-integers": (lambda w: _good_npz(w, lambda m: m.__setitem__("train/ids.npy", _npy(np.arange(24)))), "split 'train', field 'ids': dtype int64, expected strings"),
+    "features-float16": (lambda w: _good_npz(w, lambda m: m.__setitem__("test/features/text.npy", _npy(np.zeros((4, 2, 3), "f2")))), "field 'text': dtype float16"),
+    "member-not-npy": (lambda w: _good_npz(w, lambda m: m.__setitem__("notes.txt", b"hello")), "not an .npy array"),
+    "header-garbage": (lambda w: _good_npz(w, lambda m: m.__setitem__("train/ids.npy", b"\x93NUMPY\x01\x00\x10\x00{'descr': oops}")), "no valid .npy header"),
+    "truncated": (lambda w: w.file("cut.npz", _good_npz(w, lambda m: None).read_bytes()[:5000]), "corrupt npz file"),
+}  # fmt: skip
+for _name, (_make, _exp) in _NPZ.items():
+    add(f"inspect/npz/{_name}", (lambda m: lambda w: ["data", "inspect", str(m(w))])(_make), expect=_exp)  # fmt: skip
+add("convert/npz/ids-as-integers", lambda w: convert(w, src=_NPZ["ids-as-integers"][0](w), out=w.case / "c.h5"), absent=("c.h5",), expect="dtype int64, expected strings")  # fmt: skip
+
+
 @pytest.mark.parametrize("c", T.cases, ids=T.ids)
 def test_bad_input_is_one_line_exit_2_and_changes_nothing(c, w, capsys):
     check_in_process(c, w, capsys)
+
+
+# Bombs and outside files again in a real process: memory bounded, nothing leaked.
+B = Table()
+B.add("inspect/h5/declared-3.4GB-unwritten", lambda w: ["data", "inspect", str(_h5(w, "b.h5", _declared_bomb))], expect="declared size")  # fmt: skip
+B.add("convert/h5/declared-3.4GB-unwritten", lambda w: convert(w, src=_h5(w, "b.h5", _declared_bomb), out=w.case / "c.npz"), absent=("c.npz",), expect="declared size")  # fmt: skip
+B.add("convert/h5/external-storage", lambda w: convert(w, src=_h5(w, "e.h5", _external_storage), out=w.case / "c.npz"), absent=("c.npz",), expect="external file")  # fmt: skip
+B.add("convert/npz/deflated-64MiB-of-zeros", lambda w: convert(w, src=_NPZ["deflated-64MiB-of-zeros"][0](w), out=w.case / "c.h5"), absent=("c.h5",), expect="declared size")  # fmt: skip
+
+
+@pytest.mark.parametrize("c", B.cases, ids=B.ids)
+def test_bomb_in_a_real_process_stays_bounded(c, w):
+    check_bounded(c, w)
