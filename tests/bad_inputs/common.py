@@ -455,3 +455,28 @@ def _records(w: W, *records: dict) -> Path:
     d.mkdir()
     (d / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
     return d
+
+
+# --------------------------------------------------------------------------- YAML bombs
+
+
+def alias_bomb(levels: int = 9, indent: int = 0) -> str:
+    """A YAML mapping whose last key expands to 10^levels leaves through nested aliases
+    (a few hundred bytes; ``yaml.safe_load`` builds every leaf)."""
+    pad = " " * indent
+    rows = [f"{pad}l0: &l0 [{', '.join(['x'] * 10)}]"]
+    for i in range(1, levels + 1):
+        rows.append(f"{pad}l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 10)}]")
+    return "\n".join(rows) + "\n"
+
+
+#: A YAML file over the 1 MiB limit for configs and specs (a comment: valid YAML).
+OVERSIZED_YAML = "# " + "x" * (1 << 20) + "\nmethod: dann\n"
+
+
+def _cut(w: W, name: str, keep: float = 0.5) -> Path:
+    """A copy of the finished run with ``name`` cut to ``keep`` of its bytes (a half copy)."""
+    run = w.copy_run()
+    blob = (run / name).read_bytes()
+    (run / name).write_bytes(blob[: int(len(blob) * keep)])
+    return run

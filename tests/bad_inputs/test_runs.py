@@ -15,17 +15,20 @@ import pytest
 from tests import hostile as H
 from tests.bad_inputs.common import (
     _HOSTILE,
+    OVERSIZED_YAML,
     Table,
     W,
     _ckpt,
     _config_dir,
     _corrupt,
+    _cut,
     _evil_ckpt,
     _fifo_ckpt,
     _rm,
     _set,
     _truncate,
     _wrong_weights,
+    alias_bomb,
     check_in_process,
     ev,
     pr,
@@ -135,6 +138,35 @@ add(
     lambda w: pr(w, out=Path("/proc/osan-out.csv")),
     expect="/proc/osan-out.csv: No such file",
 )
+
+
+# ---- issue 26: every run-folder file that eval/predict read is checked ----
+for _cmd, _fn in (("eval", ev), ("predict", pr)):
+    _abs = ("preds.csv",) if _cmd == "predict" else ()
+    add(f"{_cmd}/config-cut", (lambda f: lambda w: f(w, run=_cut(w, "config.yaml", 0.3)))(_fn), absent=_abs, expect="config.yaml")  # fmt: skip
+    add(f"{_cmd}/config-alias-bomb", (lambda f: lambda w: f(w, run=_corrupt(w, "config.yaml", alias_bomb())))(_fn), absent=_abs, expect="YAML alias *l0 refused")  # fmt: skip
+    add(f"{_cmd}/config-over-1MiB", (lambda f: lambda w: f(w, run=_corrupt(w, "config.yaml", OVERSIZED_YAML)))(_fn), absent=_abs, expect="-byte limit for YAML")  # fmt: skip
+    add(f"{_cmd}/checkpoint-cut-at-90%", (lambda f: lambda w: f(w, run=_cut(w, "checkpoint.pt", 0.9)))(_fn), absent=_abs, expect="checkpoint")  # fmt: skip
+    add(f"{_cmd}/checkpoint-empty", (lambda f: lambda w: f(w, run=_cut(w, "checkpoint.pt", 0)))(_fn), absent=_abs, expect="checkpoint")  # fmt: skip
+    add(f"{_cmd}/data-h5-declared-bomb", (lambda f: lambda w: f(w, data=_h5_bomb(w)))(_fn), absent=_abs, expect="declared size")  # fmt: skip
+
+
+def _h5_bomb(w: W) -> Path:
+    """The toy target as an osan .h5 whose test features are an unwritten 3.4 GB dataset."""
+    import h5py
+
+    from osan.data.io import load_domain
+    from osan.data.portable import save_portable
+
+    p = w.case / "t.h5"
+    save_portable(load_domain(w.tgt), p)
+    with h5py.File(p, "a") as h:
+        n, _, d = h["test/features/text"].shape
+        del h["test/features/text"]
+        h.create_dataset(
+            "test/features/text", shape=(n, 3_400_000_000 // (4 * n * d), d), dtype="f4"
+        )
+    return p
 
 
 @pytest.mark.parametrize("c", T.cases, ids=T.ids)

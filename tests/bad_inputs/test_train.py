@@ -12,11 +12,15 @@ import pytest
 
 from tests import hostile as H
 from tests.bad_inputs.common import (
+    OVERSIZED_YAML,
     Table,
     _ckpt,
     _corrupt,
+    _cut,
     _evil_ckpt,
     _wrong_weights,
+    alias_bomb,
+    check_bounded,
     check_in_process,
     train,
 )
@@ -128,6 +132,35 @@ add(
 )
 
 
+# ---- issue 26: YAML configs that expand without bound, oversized or not files; cut run folders ----
+add("train/config-alias-bomb", lambda w: train(w, "--config", str(w.file("c.yaml", alias_bomb()))), absent=("r",), expect="YAML alias *l0 refused")  # fmt: skip
+add("train/config-one-alias", lambda w: train(w, "--config", str(w.file("c.yaml", "optim: &o {lr: 0.01}\nbaselines: *o\n"))), absent=("r",), expect="YAML alias *o refused")  # fmt: skip
+add("train/config-over-1MiB", lambda w: train(w, "--config", str(w.file("c.yaml", OVERSIZED_YAML))), absent=("r",), expect="-byte limit for YAML")  # fmt: skip
+add("train/config-dev-zero", lambda w: train(w, "--config", str(w.symlink("c.yaml", "/dev/zero"))), absent=("r",), expect="not a regular file")  # fmt: skip
+add("train/override-alias", lambda w: train(w, over=("optim.lr=[&a [1, 2], *a]",)), absent=("r",), expect="YAML alias *a refused")  # fmt: skip
+add("train/override-section-after-epochs", lambda w: train(w, "--epochs", "1", over=("optim=3",)), absent=("r",), expect="override 'optim=3': 'optim' is a section")  # fmt: skip
+add("train/override-section-then-key", lambda w: train(w, over=("tal=1", "tal.eps=0.1")), absent=("r",), expect="override 'tal=1'")  # fmt: skip
+
+
+add("resume/log-cut", lambda w: train(w, "--resume", out=_cut(w, "log.jsonl")), expect="shorter than the")  # fmt: skip
+add("resume/log-empty", lambda w: train(w, "--resume", out=_cut(w, "log.jsonl", 0)), expect="log.jsonl: 0 bytes")  # fmt: skip
+add("resume/fingerprint-cut", lambda w: train(w, "--resume", out=_cut(w, "fingerprint.json")), expect="fingerprint.json: truncated or corrupt")  # fmt: skip
+add("resume/fingerprint-a-list", lambda w: train(w, "--resume", out=_corrupt(w, "fingerprint.json", "[1, 2]")), expect="fingerprint.json: truncated or corrupt")  # fmt: skip
+add("resume/config-cut", lambda w: train(w, "--resume", out=_cut(w, "config.yaml", 0.3)), expect="config.yaml")  # fmt: skip
+add("resume/config-alias-bomb", lambda w: train(w, "--resume", out=_corrupt(w, "config.yaml", alias_bomb())), expect="YAML alias *l0 refused")  # fmt: skip
+add("resume/checkpoint-cut", lambda w: train(w, "--resume", out=_cut(w, "checkpoint.pt", 0.9)), expect="checkpoint")  # fmt: skip
+
+
 @pytest.mark.parametrize("c", T.cases, ids=T.ids)
 def test_bad_input_is_one_line_exit_2_and_changes_nothing(c, w, capsys):
     check_in_process(c, w, capsys)
+
+
+# The alias bomb again in a real process: refused before it expands (memory bounded).
+B = Table()
+B.add("train/config-alias-bomb", lambda w: train(w, "--config", str(w.file("c.yaml", alias_bomb()))), absent=("r",), expect="YAML alias *l0 refused")  # fmt: skip
+
+
+@pytest.mark.parametrize("c", B.cases, ids=B.ids)
+def test_bomb_in_a_real_process_stays_bounded(c, w):
+    check_bounded(c, w)
