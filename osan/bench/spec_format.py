@@ -136,6 +136,9 @@ def load_spec(ref: str | Path) -> BenchmarkSpec:
     else:
         path = Path(text_ref).expanduser()
         origin = str(path)
+        if path.exists() and not path.is_file():
+            kind = "a folder" if path.is_dir() else "not a regular file (a FIFO or device)"
+            raise SpecError(f"--data {text_ref}: {kind}; refused")
         if not path.is_file():
             raise SpecError(
                 f"--data {text_ref}: no such spec file, and not a built-in benchmark "
