@@ -45,6 +45,7 @@ from osan.config_base import (
     ranged,
     yaml_problem,
 )
+from osan.yaml_safe import YamlRefused, load_yaml, read_yaml_text
 
 # ----------------------------------------------------------------------------- value checks
 # Every field says what it accepts where it is declared: a ``Literal[...]`` type for a choice,
@@ -365,9 +366,9 @@ def load_config(
     data: dict[str, Any] = dict(base or {})
     if path is not None:
         try:
-            if Path(path).exists() and not Path(path).is_file() and not Path(path).is_dir():
-                raise ConfigError(f"{path}: not a regular file (a FIFO or device); refused")
-            text = Path(path).read_text(encoding="utf-8")
+            text = read_yaml_text(path)  # a regular file of at most 1 MiB
+        except YamlRefused as e:
+            raise ConfigError(f"{path}: {e}") from None
         except IsADirectoryError:
             raise ConfigError(f"{path}: is a directory, not a YAML config file") from None
         except FileNotFoundError:
@@ -377,7 +378,9 @@ def load_config(
         except OSError as e:
             raise ConfigError(f"{path}: cannot read ({e.strerror or e})") from None
         try:
-            loaded = yaml.safe_load(text) or {}
+            loaded = load_yaml(text) or {}  # aliases refused
+        except YamlRefused as e:
+            raise ConfigError(f"{path}: {e}") from None
         except yaml.YAMLError as e:
             raise ConfigError(f"{path}: invalid YAML ({yaml_problem(e)})") from None
         if not isinstance(loaded, dict):

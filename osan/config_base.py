@@ -16,6 +16,8 @@ from typing import Any, Literal, get_args, get_origin, get_type_hints
 
 import yaml
 
+from osan.yaml_safe import YamlRefused, load_yaml
+
 
 class ConfigError(ValueError):
     """An unknown key, a value of the wrong type, or an invalid combination."""
@@ -220,23 +222,32 @@ def yaml_problem(e: yaml.YAMLError) -> str:
 def parse_overrides(items: list[str]) -> dict[str, Any]:
     """``["tal.eps=1e-4", "ddg.heads=32"]`` → nested dict with YAML-parsed values."""
     out: dict[str, Any] = {}
+    setter: dict[tuple[str, ...], str] = {}  # the override that set each key
     for item in items:
         if "=" not in item:
             raise ConfigError(f"override {item!r} is not of the form key=value")
         key, raw = item.split("=", 1)
         try:
-            value = yaml.safe_load(raw) if raw != "" else ""
+            value = load_yaml(raw) if raw != "" else ""
+        except YamlRefused as e:
+            raise ConfigError(f"override {item!r}: {e}") from None
         except yaml.YAMLError as e:
             raise ConfigError(
                 f"override {item!r}: value is not valid YAML ({yaml_problem(e)})"
             ) from None
         node = out
         parts = key.strip().split(".")
-        for p in parts[:-1]:
+        for i, p in enumerate(parts[:-1]):
             node = node.setdefault(p, {})
-            if not isinstance(node, dict):
-                raise ConfigError(f"override {item!r} conflicts with another override")
+            if not isinstance(node, dict):  # an earlier override set this section to a value
+                first = setter.get(tuple(parts[: i + 1]), "another override")
+                section = ".".join(parts[: i + 1])
+                raise ConfigError(
+                    f"override {first!r}: '{section}' is a section of settings, not a value "
+                    f"(it clashes with {item!r})"
+                )
         node[parts[-1]] = value
+        setter[tuple(parts)] = item
     return out
 
 

@@ -27,6 +27,7 @@ LAYERS: dict[str, int] = {
     "config_base": 0,
     "atomic": 0,
     "lock": 0,
+    "yaml_safe": 0,
     "schedules": 0,
     "data": 1,
     "nn": 1,

@@ -1,5 +1,6 @@
-"""``results.jsonl``: one JSON line per finished run, appended, flushed and fsync-ed; a torn last
-line (a crash mid-write) is dropped on reading."""
+"""``results.jsonl``: one JSON line per finished run, appended (one ``write``), flushed and
+fsync-ed. A torn last line (a crash mid-write, or a write still in progress) is skipped on
+reading; only ``osan bench``, which owns the folder and holds its lock, cuts it off the file."""
 
 from __future__ import annotations
 
@@ -12,9 +13,14 @@ from typing import Any
 from osan.bench.options import BenchError
 
 
-def load_results(path: Path) -> list[dict[str, Any]]:
-    """The records of ``results.jsonl``. A torn last line (a crash mid-write) is dropped and cut
-    off the file, so the next append starts on a clean line; a bad line elsewhere is an error."""
+def load_results(path: Path, *, repair: bool = False, quiet: bool = False) -> list[dict[str, Any]]:
+    """The records of ``results.jsonl``, from one read of the file (a consistent prefix while
+    a bench appends: every append is a single write of a whole line).
+
+    A torn last line is skipped and reported in one line on stderr (unless ``quiet``); with
+    ``repair`` (``osan bench`` under its folder lock) it is also cut off the file, so the next
+    append starts on a clean line. Without ``repair`` the file is never written. A bad line
+    elsewhere is a :class:`BenchError`."""
     if not path.exists():
         return []
     raw = path.read_bytes()
@@ -32,12 +38,15 @@ def load_results(path: Path) -> list[dict[str, Any]]:
                 is_last = all(not rest.strip() for rest in lines[i + 1 :])
                 if not is_last:
                     raise BenchError(f"{path}: line {i + 1} is not a run record ({e})") from None
-                print(
-                    f"osan bench: dropping a torn last line of {path} (an interrupted write)",
-                    file=sys.stderr,
-                )
-                with open(path, "r+b") as f:
-                    f.truncate(pos)
+                if repair:
+                    with open(path, "r+b") as f:
+                        f.truncate(pos)
+                if not quiet:
+                    what = "dropped" if repair else "skipped (the file is left as it is)"
+                    print(
+                        f"osan: {path}: a torn last line (an interrupted or ongoing write) {what}",
+                        file=sys.stderr,
+                    )
                 break
             records.append(rec)
         pos = end

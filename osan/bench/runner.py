@@ -176,7 +176,7 @@ def run_suite(
 
     out = Path(opts.out)
     results_path = out / RESULTS
-    done = {r["run_id"]: r for r in load_results(results_path)}
+    done = {r["run_id"]: r for r in load_results(results_path, quiet=True)}  # read only
     configs = {r.run_id: build_config(r, opts) for r in runs}  # bad overrides fail up front
     specs = {b: data_spec(b) for b in {r.benchmark for r in runs}}
     _check_conflicts(runs, configs, specs, done, results_path)
@@ -193,6 +193,8 @@ def run_suite(
             for bench in dict.fromkeys(r.benchmark for r in pending):
                 data_fn(bench)
     lock.acquire(out, "osan bench")  # mkdir; one suite process per folder, a second stops here
+    # the owner, under its lock, cuts a torn last line off (read-only commands only skip it)
+    done = {r["run_id"]: r for r in load_results(results_path, repair=True)}
 
     ran: list[str] = []
     failed: list[tuple[str, str]] = []

@@ -76,8 +76,13 @@ def file_hash(path: Path) -> str:
 def check_files(spec: BenchmarkSpec) -> None:
     """:class:`SpecError` naming the first domain whose file is missing."""
     for d in spec.domains:
-        if d.path is not None and not d.path.is_file():
+        if d.path is None:
+            continue
+        if not d.path.exists():
             raise spec_error(spec.origin, f"domain {d.key!r}: no such file {d.path}")
+        if not d.path.is_file():
+            kind = "a folder" if d.path.is_dir() else "not a regular file (a FIFO or device)"
+            raise spec_error(spec.origin, f"domain {d.key!r}: {d.path} is {kind}; refused")
 
 
 def file_fraction(spec: BenchmarkSpec, size: str | float | None) -> float:

@@ -36,6 +36,7 @@ from typing import Any
 import yaml
 
 from osan.data.generators.msa_zoo import KINDS, SHIFT_KINDS
+from osan.yaml_safe import YamlRefused, load_yaml, read_yaml_text
 
 #: Folder of the built-in specs (``<repo>/configs/benchmarks``).
 SPEC_DIR = Path(__file__).resolve().parents[2] / "configs" / "benchmarks"
@@ -139,13 +140,18 @@ def load_spec(ref: str | Path) -> BenchmarkSpec:
     else:
         path = Path(text_ref).expanduser()
         origin = str(path)
+        if path.exists() and not path.is_file():
+            kind = "a folder" if path.is_dir() else "not a regular file (a FIFO or device)"
+            raise SpecError(f"--data {text_ref}: {kind}; refused")
         if not path.is_file():
             raise SpecError(
                 f"--data {text_ref}: no such spec file, and not a built-in benchmark "
                 f"({', '.join(b for b in BUILTIN if b != 'cmu')})"
             )
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = load_yaml(read_yaml_text(path))  # a regular file of at most 1 MiB, no aliases
+    except YamlRefused as e:
+        raise SpecError(f"{path}: {e}") from None
     except (OSError, UnicodeDecodeError) as e:
         raise SpecError(f"{path}: cannot read the spec ({e})") from None
     except yaml.YAMLError as e:
@@ -187,6 +193,8 @@ def parse_spec(raw: Any, *, origin: str, base: Path | None = None) -> BenchmarkS
             raise spec_error(
                 origin, "classes: a list of two or more names, for classification only"
             )
+        if not all(isinstance(c, (str, int)) and not isinstance(c, bool) for c in classes):
+            raise spec_error(origin, "classes: each class is a name (a string)")
         classes = tuple(str(c) for c in classes)
     domains_raw = raw.get("domains")
     if not isinstance(domains_raw, dict) or len(domains_raw) < 2:
@@ -225,6 +233,8 @@ def parse_spec(raw: Any, *, origin: str, base: Path | None = None) -> BenchmarkS
     ):
         raise spec_error(origin, "overrides: a list of key=value strings")
     title = raw.get("title") or f"benchmark spec {name}"
+    if not isinstance(title, str) or len(title) > 500:
+        raise spec_error(origin, "title: one line of text (at most 500 characters)")
     return BenchmarkSpec(
         name=name,
         task=task,
@@ -249,7 +259,9 @@ def _domain(key: str, raw: Any, origin: str, base: Path | None) -> DomainSpec:
         raise spec_error(
             origin, f"domain {key!r}: unknown key(s) {unknown}; allowed: {list(_DOMAIN_KEYS)}"
         )
-    label = str(raw.get("label") or key)
+    label = raw.get("label") or key
+    if not isinstance(label, str) or len(label) > 200:
+        raise spec_error(origin, f"domain {key!r}: label must be a short string")
     gen, path = raw.get("generate"), raw.get("path")
     if (gen is None) == (path is None):
         raise spec_error(origin, f"domain {key!r}: give exactly one of path or generate")
@@ -262,7 +274,11 @@ def _domain(key: str, raw: Any, origin: str, base: Path | None) -> DomainSpec:
         if extra:
             raise spec_error(origin, f"domain {key!r}: {extra} do not apply to a generated domain")
         shift = raw.get("shift", "builtin")
-        if shift not in KINDS or (gen != "msa" and shift != "builtin"):
+        if (
+            not isinstance(shift, str)
+            or shift not in KINDS
+            or (gen != "msa" and shift != "builtin")
+        ):
             raise spec_error(
                 origin, f"domain {key!r}: shift {shift!r} must be one of {list(KINDS)} (msa only)"
             )
@@ -270,7 +286,9 @@ def _domain(key: str, raw: Any, origin: str, base: Path | None) -> DomainSpec:
     for k in ("role", "shift"):
         if k in raw:
             raise spec_error(origin, f"domain {key!r}: {k} applies to generated domains only")
-    p = Path(str(path)).expanduser()
+    if not isinstance(path, str) or not path:
+        raise spec_error(origin, f"domain {key!r}: path must be a string, got {path!r}")
+    p = Path(path).expanduser()
     if not p.is_absolute() and base is not None:
         p = Path(os.path.normpath(base / p))
     fmt = raw.get("format", "auto")
@@ -283,7 +301,7 @@ def _domain(key: str, raw: Any, origin: str, base: Path | None) -> DomainSpec:
         raise spec_error(origin, f"domain {key!r}: nan_policy must be error or zero, got {nan!r}")
     splits = raw.get("splits") or {}
     if not isinstance(splits, dict) or not all(
-        v in ("train", "valid", "test") for v in splits.values()
+        isinstance(k, str) and v in ("train", "valid", "test") for k, v in splits.items()
     ):
         raise spec_error(
             origin, f"domain {key!r}: splits maps the file's split names to train/valid/test"

@@ -25,6 +25,8 @@ import h5py
 import numpy as np
 
 from osan.data.domain import DataError, Domain, Split, data_error, finalize, pad_sequences
+from osan.data.file_audit import h5_kind, open_h5
+from osan.data.safe_pickle import check_regular_file
 from osan.types import SPLITS, Task
 
 EPSILON = 1e-3
@@ -58,10 +60,9 @@ def read_csd(path: str | Path) -> ComputationalSequence:
     intervals. Raises :class:`DataError` naming the file (and video) on a corrupt file, a missing
     ``data`` group or mismatched rows."""
     source = str(path)
-    if not Path(path).is_file():
-        raise DataError(f"{source}: file not found")
+    check_regular_file(path)
     try:
-        f = h5py.File(path, "r")
+        f = open_h5(Path(path), source)  # no outside data, declared size capped
     except OSError as e:
         raise DataError(f"{source}: not a readable HDF5 file (corrupt or truncated): {e}") from None
     with f:
@@ -242,6 +243,11 @@ def _read_video(g: h5py.Group, source: str, video: str) -> tuple[np.ndarray, np.
     where = f"{source}: video '{video}'"
     if not isinstance(g, h5py.Group) or "features" not in g or "intervals" not in g:
         raise DataError(f"{where}: expected 'features' and 'intervals' datasets")
+    for name in ("features", "intervals"):  # dtype from the header, before any read
+        ds = g[name]
+        if not isinstance(ds, h5py.Dataset) or h5_kind(ds) == "str" or ds.dtype.kind not in "biuf":
+            got = getattr(ds, "dtype", "a group")
+            raise DataError(f"{where}, field '{name}': not a numeric dataset ({got}); refused")
     x = np.asarray(g["features"][()])
     t = np.asarray(g["intervals"][()])
     if x.ndim == 1:

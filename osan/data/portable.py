@@ -29,6 +29,8 @@ import numpy as np
 
 from osan.atomic import atomic_write_bytes, atomic_write_path
 from osan.data.domain import DataError, Domain, Split, data_error, finalize
+from osan.data.file_audit import NpzIndex, h5_kind, open_h5
+from osan.data.safe_pickle import check_regular_file
 from osan.types import SPLITS, Task
 
 FORMAT = "osan-domain"
@@ -152,32 +154,58 @@ def save_portable(domain: Domain, path: str | Path, *, compress: bool = False) -
 
 
 class _Reader:
-    """Uniform access to an open HDF5 file or NPZ archive by item path."""
+    """Uniform access to an open, audited HDF5 file or NPZ archive by item path (see
+    :mod:`osan.data.file_audit`): every dtype is known before its array is read."""
 
-    def __init__(self, source: str, kind: str, handle: Any) -> None:
-        self.source, self.kind, self.h = source, kind, handle
+    def __init__(self, source: str, kind: str, handle: Any, index: NpzIndex | None = None) -> None:
+        self.source, self.kind, self.h, self.index = source, kind, handle, index
 
     def meta(self) -> str:
         if self.kind == "h5":
             raw = self.h.attrs.get("meta")
         else:
-            raw = self.h["meta"].item() if "meta" in self.h.files else None
+            raw = self.h["meta"].item() if self.has("meta") else None
         if raw is None:
             raise DataError(f"{self.source}: no 'meta' (not an osan domain file)")
+        if isinstance(raw, np.ndarray):
+            raise DataError(f"{self.source}: 'meta' is an array, not a JSON string")
         return raw.decode() if isinstance(raw, bytes) else str(raw)
 
     def has(self, key: str) -> bool:
-        return key in self.h if self.kind == "h5" else key in self.h.files
+        if self.kind == "h5":
+            import h5py
 
-    def array(self, key: str) -> np.ndarray:
+            return isinstance(self.h.get(key), h5py.Dataset)
+        assert self.index is not None
+        return key in self.index.headers
+
+    def dtype(self, key: str) -> str:
+        """``"str"`` for strings, else the numpy dtype's name; from the header only."""
+        if self.kind == "h5":
+            return h5_kind(self.h[key])
+        assert self.index is not None
+        dt = self.index.headers[key][1]
+        return "str" if dt.kind == "U" else str(dt)
+
+    def array(self, key: str, want: type, split: str, field_: str) -> np.ndarray:
+        got = self.dtype(key)
+        if got != np.dtype(want).name:
+            raise data_error(
+                self.source, split, field_, f"dtype {got}, expected {np.dtype(want).name}"
+            )
         return self.h[key][()] if self.kind == "h5" else self.h[key]
 
-    def strings(self, key: str) -> list[str]:
+    def strings(self, key: str, split: str, field_: str) -> list[str]:
+        got = self.dtype(key)
+        if got != "str":
+            raise data_error(self.source, split, field_, f"dtype {got}, expected strings")
         if self.kind == "h5":
+            if self.h[key].ndim != 1:
+                raise data_error(self.source, split, field_, "expected a list of strings")
             return list(self.h[key].asstr()[()])
         arr = self.h[key]
-        if arr.dtype.kind != "U":
-            raise data_error(self.source, None, key, f"expected strings, got dtype {arr.dtype}")
+        if arr.ndim != 1:
+            raise data_error(self.source, split, field_, "expected a list of strings")
         return arr.tolist()
 
 
@@ -199,21 +227,27 @@ def load_portable(
     kind = portable_kind(path)
     if kind is None:
         raise DataError(f"{path}: not an .h5 / .hdf5 / .npz file")
-    if not path.is_file():
-        raise DataError(f"{path}: no such file")
+    check_regular_file(path)
     try:
         if kind == "h5":
-            import h5py
-
-            with h5py.File(path, "r") as h:
+            with open_h5(path, source) as h:
                 return _read(_Reader(source, kind, h), task, nan_policy, required, name)
+        index = NpzIndex(path, source)  # headers only: sizes and dtypes before any read
         with np.load(path, allow_pickle=False) as z:
-            return _read(_Reader(source, kind, z), task, nan_policy, required, name)
+            return _read(_Reader(source, kind, z, index), task, nan_policy, required, name)
     except DataError:
         raise
     except MemoryError:
         raise DataError(f"{path}: declares more memory than is free; refused") from None
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error) as e:
+    except (
+        OSError,
+        ValueError,
+        KeyError,
+        TypeError,
+        EOFError,
+        zipfile.BadZipFile,
+        zlib.error,
+    ) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         first = first.split(" If you trust")[0]  # numpy's advice to load pickles: never
         raise DataError(f"{path}: unreadable or corrupt {kind} file ({first})") from None
@@ -228,7 +262,13 @@ def _read(
         raise DataError(f"{r.source}: 'meta' is not valid JSON ({e})") from None
     if not isinstance(head, dict) or head.get("format") != FORMAT:
         raise DataError(f"{r.source}: not an osan domain file (meta format != {FORMAT!r})")
-    if int(head.get("version", 0)) > VERSION:
+    for key in ("modalities", "splits"):
+        value = head.get(key) or []
+        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+            raise data_error(r.source, None, "meta", f"{key} must be a list of names")
+    if not isinstance(head.get("version", 0), int):
+        raise data_error(r.source, None, "meta", "version must be an integer")
+    if head.get("version", 0) > VERSION:
         raise DataError(
             f"{r.source}: written by a newer osan (format version {head['version']}); upgrade osan"
         )
@@ -243,24 +283,20 @@ def _read(
         for field_ in ("ids", *(f"features/{m}" for m in modalities)):
             if not r.has(f"{s}/{field_}"):
                 raise data_error(r.source, s, field_, "missing")
-        ids = r.strings(f"{s}/ids")
-        raw_text = r.strings(f"{s}/raw_text") if r.has(f"{s}/raw_text") else None
-        labels = r.array(f"{s}/labels") if r.has(f"{s}/labels") else None
-        if labels is not None:
-            want = np.float32 if declared == "regression" else np.int64
-            if labels.dtype != want:
-                raise data_error(r.source, s, "labels", f"dtype {labels.dtype}, expected {want}")
-        feats, lens = {}, {}
         for m in modalities:
-            x = r.array(f"{s}/features/{m}")
-            if x.dtype != np.float32:
-                raise data_error(r.source, s, m, f"dtype {x.dtype}, expected float32")
             if not r.has(f"{s}/lengths/{m}"):
                 raise data_error(r.source, s, f"lengths/{m}", "missing")
-            n = r.array(f"{s}/lengths/{m}")
-            if n.dtype != np.int64:
-                raise data_error(r.source, s, f"lengths/{m}", f"dtype {n.dtype}, expected int64")
-            feats[m], lens[m] = x, n
+        ids = r.strings(f"{s}/ids", s, "ids")
+        has_raw = r.has(f"{s}/raw_text")
+        raw_text = r.strings(f"{s}/raw_text", s, "raw_text") if has_raw else None
+        labels = None
+        if r.has(f"{s}/labels"):
+            want = np.float32 if declared == "regression" else np.int64
+            labels = r.array(f"{s}/labels", want, s, "labels")
+        feats, lens = {}, {}
+        for m in modalities:
+            feats[m] = r.array(f"{s}/features/{m}", np.float32, s, m)
+            lens[m] = r.array(f"{s}/lengths/{m}", np.int64, s, f"lengths/{m}")
         splits[s] = Split(feats, lens, labels, ids, raw_text)
     for s in required:
         if s not in splits:

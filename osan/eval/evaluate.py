@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import csv
 import io
+import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,7 +17,9 @@ import numpy as np
 import torch
 
 from osan.atomic import atomic_write_bytes
-from osan.data.domain import Domain, Split, SplitLoader
+from osan.data.domain import DataError, Domain, Split, SplitLoader
+from osan.data.file_audit import NpzIndex
+from osan.data.safe_pickle import check_regular_file
 from osan.eval.metrics import classification_metrics, regression_metrics
 from osan.methods.base import Method
 
@@ -224,16 +228,33 @@ def _predictions_csv(art: RunArtifacts) -> str:
 
 
 def load_run_artifacts(run_dir: str | Path) -> RunArtifacts:
-    """Read ``run_dir/features.npz`` (no pickles: ``allow_pickle=False``)."""
+    """Read ``run_dir/features.npz`` (no pickles: ``allow_pickle=False``; headers checked first
+    by :class:`~osan.data.file_audit.NpzIndex`). A truncated or corrupt file is one
+    :class:`DataError` naming it."""
     path = Path(run_dir) / FEATURES_FILE
     if not path.exists():
         raise FileNotFoundError(
             f"{path}: missing (the run was trained before osan saved report artifacts; "
             "train it again)"
         )
-    with np.load(path, allow_pickle=False) as z:
-        d = {k: z[k] for k in z.files}
+    check_regular_file(path)
+    try:
+        NpzIndex(path, str(path))  # declared sizes capped, no object arrays
+        with np.load(path, allow_pickle=False) as z:
+            d = {k: z[k] for k in z.files}
+        return _artifacts(d)
+    except DataError as e:
+        raise DataError(f"{e} (a run file: train the run again)") from None
+    except (OSError, ValueError, KeyError, TypeError, IndexError, EOFError, zipfile.BadZipFile,
+            zlib.error) as e:  # fmt: skip
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise DataError(
+            f"{path}: truncated or corrupt run file ({type(e).__name__}: {first[:120]}); "
+            "train the run again"
+        ) from None
 
+
+def _artifacts(d: dict[str, np.ndarray]) -> RunArtifacts:
     def text(key: str) -> list[str] | None:
         return d[key].tolist() if key in d else None
 

@@ -345,8 +345,11 @@ def build_report(opts: ReportOptions) -> ReportResult:
             raise ReportError(f"--methods {unknown} not among the runs' methods {have}")
         runs = [r for r in runs if r.key in opts.methods]
     out = Path(opts.out)
-    out.mkdir(parents=True, exist_ok=True)
     b = _Builder(opts, sorted({r.key for r in runs}, key=method_order))
+    for r in runs:  # every run file read and checked before OUT is made (one line on a bad one)
+        if r.has_artifacts:
+            b.artifacts(r)
+    out.mkdir(parents=True, exist_ok=True)
     missing = [r.run_id for r in runs if not r.has_artifacts]
     if missing:
         b.notes.append(

@@ -14,6 +14,7 @@ import fnmatch
 import hashlib
 import json
 import math
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -131,17 +132,24 @@ def load_records(bench: Path) -> list[dict[str, Any]]:
         raise ReportError(f"{bench}: no such folder")
     if not path.is_file():
         raise ReportError(f"{bench}: no {RESULTS} (not an `osan bench --out` folder)")
-    records = []
-    for i, line in enumerate(path.read_text().splitlines()):
+    records, torn = [], []
+    for i, line in enumerate(path.read_bytes().splitlines()):  # one read: a consistent prefix
         if not line.strip():
             continue
         try:
             rec = json.loads(line)
-        except json.JSONDecodeError:
-            continue  # a torn last line: `osan bench` drops it on its next start
+        except ValueError:  # torn (a write cut or in progress): skipped, the file left alone
+            torn.append(i + 1)
+            continue
         if not isinstance(rec, dict) or "run_id" not in rec:
             raise ReportError(f"{path}: line {i + 1} is not a run record")
         records.append(rec)
+    if torn:
+        print(
+            f"osan: {path}: skipped torn line(s) {', '.join(map(str, torn))} (an interrupted or "
+            "ongoing write; the file is left as it is)",
+            file=sys.stderr,
+        )
     return records
 
 
@@ -208,6 +216,8 @@ def _train_record(path: Path) -> dict[str, Any]:
     except (ConfigError, ValueError, OSError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise ReportError(f"{path}: unreadable run ({first})") from None
+    if not isinstance(metrics, dict) or not isinstance(metrics.get("meta", {}), dict):
+        raise ReportError(f"{path / 'metrics.json'}: not the metrics of an osan run")
     data = None
     if (path / RUN_DATA).is_file():
         try:

@@ -238,6 +238,13 @@ def check_same_run(out: Path, cfg: Config, fingerprint: dict[str, Any]) -> list[
     data_path = out / DATA_FILE
     if data_path.is_file():
         before = _read_json(data_path)
+        if not isinstance(before, dict) or not all(
+            isinstance(before.get(side), dict) for side in ("source", "target")
+        ):
+            raise RunError(
+                f"{data_path}: truncated or corrupt, so --resume cannot check that the data is "
+                "the run's own; train into a new --out"
+            )
         if isinstance(before, dict):
             for side in ("source", "target"):
                 if before.get(side) != fingerprint[side]:

@@ -37,7 +37,7 @@ from osan.train.checkpoint import atomic_write_json, load_checkpoint, load_state
 from osan.train.distributed import DistContext, ShardedLoader, StepFn
 from osan.train.epoch_selection import selectable, selection_key, validation_loss
 from osan.train.optim import make_optimizer
-from osan.train.preflight import finish_run, prepare
+from osan.train.preflight import RunError, finish_run, prepare
 from osan.train.run_folder import (
     CHECKPOINT,
     CONFIG,
@@ -166,6 +166,13 @@ def fit(
     if resume and ckpt_path.exists():
         ckpt = load_checkpoint(ckpt_path, map_location=run.device, for_resume=True)
         state, log_offset = restore(run, ckpt)
+        log_path = run.out / LOG
+        have = log_path.stat().st_size if log_path.is_file() else 0
+        if isinstance(log_offset, int) and have < log_offset:  # not NUL-padded back to length
+            raise RunError(
+                f"{log_path}: {have} bytes, shorter than the {log_offset} its checkpoint "
+                "recorded (a cut or half-copied run folder); train into a new --out"
+            )
     elif not resume and ckpt_path.exists() and run.ddp.is_main:
         ckpt_path.unlink()
     if run.ddp.is_main:  # only rank 0 writes the run's files

@@ -158,7 +158,10 @@ def test_torn_last_line_is_dropped_and_appends_stay_clean(tmp_path):
     append_result(path, good)
     with open(path, "ab") as f:
         f.write(b'{"run_id": "msa/A2B/osan/se')  # a crash mid-write
-    assert load_results(path) == [good]
+    torn = path.read_bytes()
+    assert load_results(path) == [good]  # a reader skips it and leaves the file alone
+    assert path.read_bytes() == torn
+    assert load_results(path, repair=True) == [good]  # the bench (under its lock) cuts it
     append_result(path, {**good, "run_id": "msa/B2A/osan/seed1"})
     assert [r["run_id"] for r in load_results(path)] == [
         "msa/A2B/osan/seed1",

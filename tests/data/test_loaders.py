@@ -796,3 +796,31 @@ def test_describe_summarises_splits_modalities_and_labels():
     assert "length min" in text and "labels  mean" in text
     text = describe(_domain("classification"))
     assert "classes: neg, neu, pos" in text and "neg:" in text
+
+
+def test_csd_reads_nothing_outside_the_file_and_caps_declared_size(tmp_path):
+    """Issue 26: a .csd is audited like an osan .h5 before any read."""
+    secret = tmp_path / "secret.bin"
+    secret.write_bytes(b"SECRET!!" * 100)
+    write_csd(tmp_path / "ok.csd", "X", {"v": (np.ones((3, 2)), np.zeros((3, 2)))})
+    assert read_csd(tmp_path / "ok.csd").dim() == 2
+
+    def variant(name: str, edit) -> Path:
+        p = tmp_path / name
+        p.write_bytes((tmp_path / "ok.csd").read_bytes())
+        with h5py.File(p, "a") as f:
+            del f["X/data/v/features"]
+            edit(f["X/data/v"])
+        return p
+
+    ext = variant("ext.csd", lambda g: g.create_dataset(
+        "features", shape=(3, 2), dtype="f8", external=[(str(secret), 0, 48)]))  # fmt: skip
+    assert_data_error(lambda: read_csd(ext), "ext.csd", "external file")
+    outside = h5py.ExternalLink(str(ext), "/X/data/v/intervals")
+    link = variant("link.csd", lambda g: g.__setitem__("features", outside))
+    assert_data_error(lambda: read_csd(link), "link.csd", "external link")
+    bomb = variant("bomb.csd", lambda g: g.create_dataset("features", shape=(3, 10**8), dtype="f8"))
+    assert_data_error(lambda: read_csd(bomb), "bomb.csd", "declared size")
+    words = np.array([b"a", b"b", b"c"])
+    text = variant("text.csd", lambda g: g.create_dataset("features", data=words))
+    assert_data_error(lambda: read_csd(text), "field 'features'", "not a numeric dataset")
