@@ -400,8 +400,13 @@ def load_config(
     merged = merge_dicts(TASK_PRESETS[resolved_task], METHOD_PRESETS.get(method, {}))
     merged = merge_dicts(merged, METHOD_TASK_PRESETS.get((method, resolved_task), {}))
     merged = merge_dicts(merged, data)
-    cfg = build_dataclass(Config, merged)
-    validate_config(cfg)
+    try:
+        cfg = build_dataclass(Config, merged)
+        validate_config(cfg)
+    except ConfigError as e:
+        if saved and path is not None:  # a run folder's own file: name it (a cut or edited one)
+            raise ConfigError(f"{path}: {e}") from None
+        raise
     return cfg
 
 

@@ -45,8 +45,12 @@ def test_train_eval_predict(tmp_path, toy_files, capsys):
     assert rc == 0
     metrics = json.loads((run / "metrics.json").read_text())
     assert "mae" in metrics and "source" in metrics
-    assert main(["eval", "--run", str(run), "--data", str(t)]) == 0
-    evaluated = json.loads((run / "eval_t_test.json").read_text())
+    before_eval = sorted(p.name for p in run.iterdir())
+    assert (
+        main(["eval", "--run", str(run), "--data", str(t), "--out", str(tmp_path / "e.json")]) == 0
+    )
+    assert sorted(p.name for p in run.iterdir()) == before_eval  # eval writes nothing into RUN
+    evaluated = json.loads((tmp_path / "e.json").read_text())
     assert evaluated["mae"] == pytest.approx(metrics["mae"], abs=1e-6)
     # predict works on a file whose split carries no labels
     _, tgt = toy_domains()

@@ -124,5 +124,5 @@ def test_a_saved_run_config_with_retired_keys_loads_at_the_kept_value_and_is_ref
         load_config(path)  # the same file as a user's YAML: refused
     saved["loss"]["st_views"] = "dropped"
     path.write_text(yaml.safe_dump(saved))
-    with pytest.raises(ConfigError, match=r"^loss.st_views='dropped' was retired"):
+    with pytest.raises(ConfigError, match=r"config.yaml: loss.st_views='dropped' was retired"):
         load_config(path, saved=True)

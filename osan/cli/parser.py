@@ -158,6 +158,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     ev = sub.add_parser("eval", help="metrics of a trained run on a data file")
     _add_run_data_opts(ev)
+    ev.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="also write the metrics as JSON to FILE (never inside RUN: eval only reads it)",
+    )
 
     pr = sub.add_parser("predict", help="one prediction per sample id (labels not needed)")
     _add_run_data_opts(pr, out=True)

@@ -104,16 +104,26 @@ def prediction_rows(
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    """Print the run's metrics on ``--data``; ``--out FILE.json`` also writes them (never into
+    the run folder, which eval only reads)."""
+    if args.out is not None:
+        if args.out.is_dir():
+            raise UsageError(f"--out {args.out}: is a folder; give a file name (e.g. eval.json)")
+        if args.out.resolve().parent == args.run.resolve():
+            raise UsageError(
+                f"--out {args.out}: inside the run folder {args.run}, which osan eval only "
+                "reads; write it elsewhere"
+            )
     cfg, method, classes, domain, _ = _open_run(args)
     hint = f"osan predict --run {args.run} --data {args.data} --out FILE.csv predicts it"
     metrics = score_split(
         cfg, method, classes, domain, args.split, args.domain,
         device=args.device, data=str(args.data), hint=hint,
     )  # fmt: skip
-    out = args.run / f"eval_{args.data.stem}_{args.split}.json"
-    write_text(out, json.dumps(metrics, indent=2) + "\n")
     print(json.dumps({k: v for k, v in metrics.items() if not isinstance(v, dict)}, indent=2))
-    print(f"written to {out}")
+    if args.out is not None:
+        write_text(args.out, json.dumps(metrics, indent=2) + "\n")
+        print(f"written to {args.out}")
     return 0
 
 

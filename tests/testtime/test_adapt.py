@@ -95,8 +95,10 @@ def test_adapt_end_to_end_without_the_source_files(request, tmp_path, capsys, ta
     key = "mae" if task == "regression" else "f1"
     capsys.readouterr()
     # osan eval / predict read the adapted folder like any run folder
-    assert main(["eval", "--run", str(out), "--data", str(t)]) == 0
-    evaluated = json.loads((out / "eval_t_test.json").read_text())
+    assert (
+        main(["eval", "--run", str(out), "--data", str(t), "--out", str(tmp_path / "e.json")]) == 0
+    )
+    evaluated = json.loads((tmp_path / "e.json").read_text())
     assert evaluated[key] == pytest.approx(metrics[key], abs=1e-6)
     assert (
         main(["predict", "--run", str(out), "--data", str(t), "--out", str(tmp_path / "p.csv")])
