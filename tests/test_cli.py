@@ -198,9 +198,12 @@ def test_kill_minus_9_then_resume_matches_uninterrupted(tmp_path, toy_files):
 @pytest.mark.parametrize(
     ("bench", "method", "first_metric"), [("vtc", "osan-plus", "f1"), ("msa", "osan", "corr")]
 )
-def test_demo_prints_each_method_next_to_direct_transfer_and_marks_the_recommended_one(
+def test_demo_answers_what_this_run_measured_what_the_pooled_evidence_says_and_what_to_run(
     tmp_path, capsys, bench, method, first_metric
 ):
+    import shlex
+
+    from osan.cli.parser import build_parser
     from osan.demo import RECOMMENDED, TASKS
     from osan.demo import main as demo_main
 
@@ -212,11 +215,43 @@ def test_demo_prints_each_method_next_to_direct_transfer_and_marks_the_recommend
     out = capsys.readouterr().out
     assert rc == 0
     assert "| source-only" in out and f"| {method} " in out
-    marked = [line for line in out.splitlines() if line.endswith("<- recommended")]
-    assert len(marked) == 1
-    assert marked[0].startswith(f"{method} vs Direct Transfer: {first_metric} ")
-    assert "(recommended from docs/results.md, not from this run: " in out
-    assert (tmp_path / bench / method / "metrics.json").exists()
+    measured, evidence, own = out.split("== What this means")[1].strip().split("\n\n")
+    # 1. this run: the recommended method against Direct Transfer, in a plain word
+    saved = json.loads((tmp_path / bench / method / "metrics.json").read_text())["target"]
+    direct = json.loads((tmp_path / bench / "source-only" / "metrics.json").read_text())["target"]
+    better = [
+        (saved[k] < direct[k]) if k == "mae" else (saved[k] > direct[k])
+        for k in (["f1"] if bench == "vtc" else ["corr", "mae"])
+    ]
+    word = "better" if all(better) else "worse" if not any(better) else "mixed"
+    line = next(x for x in measured.splitlines() if "; recommended for this task type)" in x)
+    assert f" is {word} than Direct Transfer on this draw ({first_metric} " in line
+    assert measured.startswith("What this run measured (data seed 0, one training seed")
+    # 2. the pooled evidence, with where to read it
+    assert "docs/results.md" in evidence and "20 fresh data seeds" in evidence
+    assert "classification: use OSAN+ (--method osan-plus)" in evidence
+    assert "regression: use OSAN (--method osan)" in evidence
+    # 3. what to run on one's own data: commands the osan CLI accepts, with the recommendation
+    commands = [x.strip() for x in own.splitlines() if x.strip().startswith(".venv/bin/osan ")]
+    assert len(commands) == 6  # three per task type
+    parser = build_parser()
+    for command in commands:
+        argv = shlex.split(command, comments=True)[1:]
+        parser.parse_args(argv)  # exits 2 on a command the CLI does not know
+    trains = [parser.parse_args(shlex.split(c, comments=True)[1:]) for c in commands
+              if " train " in c]  # fmt: skip
+    assert [(a.method, a.task) for a in trains] == [("osan", None), ("osan-plus", "classification")]
+
+
+def test_the_demo_calls_a_method_better_worse_or_mixed_against_direct_transfer():
+    from osan.demo import verdict
+
+    direct = {"corr": 0.4, "mae": 1.0}
+    assert verdict({"corr": 0.5, "mae": 0.9}, direct, "regression") == "better"
+    assert verdict({"corr": 0.3, "mae": 1.1}, direct, "regression") == "worse"
+    assert verdict({"corr": 0.5, "mae": 1.1}, direct, "regression") == "mixed"
+    assert verdict({"corr": 0.4, "mae": 0.9}, direct, "regression") == "mixed"  # a tie: not better
+    assert verdict({"f1": 0.7}, {"f1": 0.8}, "classification") == "worse"
 
 
 def test_gain_line_calls_a_lower_mae_better():

@@ -8,7 +8,10 @@ seeds of every target and source metric. :func:`compare` pairs a method's cells 
 method's on the same data and counts, per task (benchmark, direction), the data draws it wins,
 with the mean paired difference and an exact two-sided sign test over the draws;
 :func:`per_data` counts, per data draw, the tasks it wins against a baseline and against every
-other UDA method, and those where its source fit is at least the baseline's.
+other UDA method, and those where its source fit is at least the baseline's;
+:func:`gap_closed` gives, where the oracle ran, the share of the baseline → oracle gap each
+method closes, and :func:`paired_differences` the per-draw differences to the baseline that
+``pool.png`` plots.
 
 "Beats" means better on every main metric of the task (:func:`main_metrics`: MAE and Corr for
 regression, macro-F1 for classification), strictly. Pure computation: no files
@@ -35,10 +38,13 @@ __all__ = [
     "Comparison",
     "DataCell",
     "DataSummary",
+    "GapShare",
     "MethodChoice",
     "beats",
     "compare",
+    "gap_closed",
     "main_metrics",
+    "paired_differences",
     "per_data",
     "pool_cells",
     "sign_test",
@@ -390,3 +396,98 @@ def per_data(cells: list[DataCell], choice: MethodChoice, baseline: str) -> list
         ):
             row.source_ok.append(name)
     return list(rows.values())
+
+
+#: The variant whose target metrics bound what adaptation can gain (the supervised oracle).
+ORACLE = "oracle"
+
+
+@dataclass
+class GapShare:
+    """How much of the baseline → oracle gap one variant closes on one task, per main metric.
+
+    ``share[k] = oriented(mean[k], baseline_mean[k]) / oriented(oracle_mean[k],
+    baseline_mean[k])`` on the target test means pooled over the ``n`` draws where the variant,
+    the baseline and the oracle all ran: 1 = at the oracle, 0 = at the baseline, < 0 = further
+    from the oracle than the baseline (MAE: (baseline − m) / (baseline − oracle)). NaN when the
+    oracle did not run on the task (``oracle_ran`` False) or is not better than the baseline on
+    that metric (no gap to close)."""
+
+    benchmark: str
+    direction: str
+    variant: str
+    baseline: str
+    oracle_ran: bool
+    n: int
+    share: dict[str, float]
+    mean: dict[str, float]
+    baseline_mean: dict[str, float]
+    oracle_mean: dict[str, float]
+
+
+def gap_closed(cells: list[DataCell], baseline: str, oracle: str = ORACLE) -> list[GapShare]:
+    """One :class:`GapShare` per task and variant (neither the baseline nor the oracle) that
+    ran beside the baseline, in first-seen order of tasks and variants."""
+    index = _index(cells)
+    out: list[GapShare] = []
+    for bench, direction in tasks_of(cells):
+        draws = [v for (b, d, _), v in index.items() if (b, d) == (bench, direction)]
+        variants = list(dict.fromkeys(c.variant for v in draws for c in v.values()))
+        oracle_ran = any(oracle in v for v in draws)
+        for variant in variants:
+            if variant in (baseline, oracle):
+                continue
+            need = (variant, baseline, oracle) if oracle_ran else (variant, baseline)
+            paired = [v for v in draws if all(n in v for n in need)]
+            if not paired:
+                continue
+            keys = main_metrics(paired[0][variant].task)
+
+            def pooled(name: str, paired=paired, keys=keys) -> dict[str, float]:
+                vals = {k: [v[name].target.get(k, math.nan) for v in paired] for k in keys}
+                return {k: float(np.mean(x)) for k, x in vals.items()}
+
+            m, base = pooled(variant), pooled(baseline)
+            top = pooled(oracle) if oracle_ran else dict.fromkeys(keys, math.nan)
+            share = {}
+            for k in keys:
+                gap = oriented(top[k], base[k], k)
+                share[k] = oriented(m[k], base[k], k) / gap if gap > 0 else math.nan
+            out.append(
+                GapShare(
+                    bench,
+                    direction,
+                    variant,
+                    baseline,
+                    oracle_ran,
+                    len(paired),
+                    share,
+                    m,
+                    base,
+                    top,
+                )  # fmt: skip
+            )
+    return out
+
+
+def paired_differences(
+    cells: list[DataCell], baseline: str, domain: str = "target"
+) -> dict[tuple[str, str], dict[str, dict[str, list[float]]]]:
+    """Per task, per variant (not the baseline), per main metric: the oriented difference to
+    the baseline on each data draw where both ran (+ = the variant better), in draw order."""
+    index = _index(cells)
+    out: dict[tuple[str, str], dict[str, dict[str, list[float]]]] = {}
+    for (bench, direction, _), variants in index.items():
+        if baseline not in variants:
+            continue
+        base = variants[baseline].metrics(domain)
+        task = out.setdefault((bench, direction), {})
+        for name, cell in variants.items():
+            if name == baseline:
+                continue
+            mine = cell.metrics(domain)
+            per = task.setdefault(name, {k: [] for k in main_metrics(cell.task)})
+            for k in per:
+                if k in mine and k in base:
+                    per[k].append(oriented(mine[k], base[k], k))
+    return out

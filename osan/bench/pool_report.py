@@ -6,8 +6,10 @@
 Writes ``OUT/pool.md`` (per data draw: the tasks the method wins against the baseline, against
 every other UDA method, and where its source fit is at least the baseline's; per task: wins,
 mean paired differences and sign tests against each other method, on target and on source
-test), ``OUT/pool.csv`` (one row per task, domain, other method and metric) and
-``OUT/pool.json``. Nothing is retrained; only the folders' ``results.jsonl`` are read.
+test; where the oracle ran, the share of the baseline → oracle gap every method closes),
+``OUT/pool.csv`` (one row per task, domain, other method and metric), ``OUT/pool.json`` and
+``OUT/pool.png`` (per-draw paired differences against the baseline, one panel per task and
+metric). Nothing is retrained; only the folders' ``results.jsonl`` are read.
 :mod:`osan.bench.pool` computes; this module formats and is the command.
 
 Exit codes: 0 done, 2 a bad command (a folder that is not a bench folder, a method or baseline
@@ -26,24 +28,26 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from osan.atomic import atomic_write_bytes
-from osan.bench import suites as S
-from osan.bench.cells import COLUMNS
 from osan.bench.options import BenchError
 from osan.bench.pool import (
-    TAG_SEP,
+    ORACLE,
     Comparison,
     DataCell,
     DataSummary,
+    GapShare,
     MethodChoice,
     compare,
+    gap_closed,
     main_metrics,
     parse_tags,
     per_data,
     pool_cells,
     tasks_of,
 )
+from osan.bench.pool_figure import write_pool_figure
+from osan.bench.pool_labels import PERCENT, TITLES, variant_label
 
-POOL_MD, POOL_CSV, POOL_JSON = "pool.md", "pool.csv", "pool.json"
+POOL_MD, POOL_CSV, POOL_JSON, POOL_PNG = "pool.md", "pool.csv", "pool.json", "pool.png"
 
 
 @dataclass(frozen=True)
@@ -58,25 +62,20 @@ class PoolResult:
     comps: list[Comparison]
     notes: list[str]
     tags: dict[str, str]  # bench folder -> tag NAME
+    gaps: list[GapShare]
 
 
-_PERCENT = {k for cols in COLUMNS.values() for c in cols if c.percent for k in c.keys}
-_TITLES = {"mae": "MAE", "corr": "Corr", "f1": "macro-F1"}
-
-
-def _label(variant: str) -> str:
-    base, sep, tag = variant.partition(TAG_SEP)
-    return S.METHOD_LABELS.get(base, base) + (f" [{tag}]" if sep else "")
+_label = variant_label
 
 
 def _num(metric: str, x: float) -> str:
     if math.isnan(x):
         return "–"
-    return f"{100 * x:+.2f}" if metric in _PERCENT else f"{x:+.3f}"
+    return f"{100 * x:+.2f}" if metric in PERCENT else f"{x:+.3f}"
 
 
 def _std(metric: str, x: float) -> str:
-    return f"{100 * x:.2f}" if metric in _PERCENT else f"{x:.3f}"
+    return f"{100 * x:.2f}" if metric in PERCENT else f"{x:.3f}"
 
 
 def _count(names: list[str], total: int) -> str:
@@ -104,7 +103,7 @@ def per_data_lines(rows: list[DataSummary], baseline: str) -> list[str]:
 
 def comparison_lines(comps: list[Comparison]) -> list[str]:
     keys = main_metrics(comps[0].task)
-    head = " | ".join(f"{_TITLES.get(k, k)}: mean ± std (wins–losses, sign p)" for k in keys)
+    head = " | ".join(f"{TITLES.get(k, k)}: mean ± std (wins–losses, sign p)" for k in keys)
     out = [f"| vs | data draws | beats on all | {head} |", "|---|---:|---:|" + "---|" * len(keys)]
     for c in comps:
         parts = [
@@ -114,6 +113,43 @@ def comparison_lines(comps: list[Comparison]) -> list[str]:
         ]
         out.append(f"| {_label(c.other)} | {c.n} | {c.wins} | " + " | ".join(parts) + " |")
     return out
+
+
+def _share(x: float) -> str:
+    return "–" if math.isnan(x) else f"{100 * x:+.0f}%"
+
+
+def gap_lines(gaps: list[GapShare], lead: str) -> list[str]:
+    """The gap-share table of one task (``lead``, the method under test, first)."""
+    if not gaps:
+        return []
+    base = _label(gaps[0].baseline)
+    if not gaps[0].oracle_ran:
+        return [f"No oracle ran on this task: no share of the {base} → oracle gap."]
+    keys = list(gaps[0].share)
+    head = " | ".join(f"{TITLES.get(k, k)}: share (mean; {base}, oracle)" for k in keys)
+    out = [
+        f"Share of the {base} → oracle gap closed (target test; pooled means over the draws "
+        f"where the method, {base} and the oracle ran; 100% = the oracle, 0% = {base}, "
+        f"< 0 = further from the oracle; – where the oracle is not above {base}):",
+        "",
+        f"| method | draws | {head} |",
+        "|---|---:|" + "---|" * len(keys),
+    ]
+    for g in sorted(gaps, key=lambda g: g.variant != lead):
+        parts = [
+            f"{_share(g.share[k])} ({_mean(k, g.mean[k])}; {_mean(k, g.baseline_mean[k])}, "
+            f"{_mean(k, g.oracle_mean[k])})"
+            for k in keys
+        ]
+        out.append(f"| {_label(g.variant)} | {g.n} | " + " | ".join(parts) + " |")
+    return out
+
+
+def _mean(metric: str, x: float) -> str:
+    if math.isnan(x):
+        return "–"
+    return f"{100 * x:.2f}" if metric in PERCENT else f"{x:.3f}"
 
 
 def render_markdown(result: PoolResult) -> str:
@@ -150,24 +186,45 @@ def render_markdown(result: PoolResult) -> str:
                 continue
             out += ["", f"## {bench} {direction}: {sub[0].method}, {domain} test", ""]
             out += comparison_lines(sub)
+            gaps = [g for g in result.gaps if (g.benchmark, g.direction) == (bench, direction)]
+            if domain == "target" and gaps:
+                out += ["", *gap_lines(gaps, sub[0].method)]
     if result.notes:
         out += ["", "## Notes", ""] + [f"- {n}" for n in result.notes]
     return "\n".join(out) + "\n"
 
 
-def render_csv(comps: list[Comparison]) -> str:
+def render_csv(comps: list[Comparison], gaps: list[GapShare] | None = None) -> str:
+    """``pool.csv``. On target rows, ``gap_closed_method`` / ``gap_closed_other``: the share
+    of the baseline → oracle gap the method / the other closes (empty without an oracle; the
+    baseline's own share is 0, the oracle's 1)."""
+    gaps = gaps or []
+    share = {(g.benchmark, g.direction, g.variant): g for g in gaps}
+    oracle_tasks = {(g.benchmark, g.direction) for g in gaps if g.oracle_ran}
+    baseline = gaps[0].baseline if gaps else None
+
+    def gap(c: Comparison, variant: str, k: str) -> str:
+        if c.domain != "target" or (c.benchmark, c.direction) not in oracle_tasks:
+            return ""
+        g = share.get((c.benchmark, c.direction, variant))
+        if g is not None:
+            return "" if math.isnan(g.share[k]) else f"{g.share[k]:.6g}"
+        return "0" if variant == baseline else "1" if variant == ORACLE else ""
+
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(
         ["benchmark", "direction", "domain", "method", "other", "draws", "beats_on_all",
-         "metric", "wins", "losses", "mean_diff", "std_diff", "sign_p"]
+         "metric", "wins", "losses", "mean_diff", "std_diff", "sign_p", "gap_closed_method",
+         "gap_closed_other"]
     )  # fmt: skip
     for c in comps:
         for k in main_metrics(c.task):
             w.writerow(
                 [c.benchmark, c.direction, c.domain, c.method, c.other, c.n, c.wins, k,
                  c.metric_wins[k], c.metric_losses[k], f"{c.diff[k]:.6g}",
-                 f"{c.diff_std[k]:.6g}", f"{c.sign_p(k):.6g}"]
+                 f"{c.diff_std[k]:.6g}", f"{c.sign_p(k):.6g}", gap(c, c.method, k),
+                 gap(c, c.other, k)]
             )  # fmt: skip
     return buf.getvalue()
 
@@ -183,6 +240,21 @@ def render_json(result: PoolResult) -> str:
         "per_data": [asdict(r) for r in result.rows],
         "comparisons": [
             asdict(c) | {"sign_p": {k: c.sign_p(k) for k in c.diff}} for c in result.comps
+        ],
+        "gap_closed": [
+            {
+                "benchmark": g.benchmark,
+                "direction": g.direction,
+                "variant": g.variant,
+                "baseline": g.baseline,
+                "oracle_ran": g.oracle_ran,
+                "draws": g.n,
+                "gap_closed": g.share,
+                "mean": g.mean,
+                "baseline_mean": g.baseline_mean,
+                "oracle_mean": g.oracle_mean,
+            }
+            for g in result.gaps
         ],
         "cells": [asdict(c) for c in result.cells],
         "notes": result.notes,
@@ -207,9 +279,11 @@ def add_pool_parser(subparsers: argparse._SubParsersAction) -> argparse.Argument
         "pool",
         help="pool bench folders over data draws: does a method beat the others?",
         description="Read several `osan bench` folders (e.g. one per data seed) and write "
-        "OUT/pool.md, OUT/pool.csv and OUT/pool.json: per data draw, the tasks a method wins "
-        "against a baseline and against every other UDA method, and where its source fit is at "
-        "least the baseline's; per task, paired differences and sign tests over the draws.",
+        "OUT/pool.md, OUT/pool.csv, OUT/pool.json and OUT/pool.png: per data draw, the tasks a "
+        "method wins against a baseline and against every other UDA method, and where its "
+        "source fit is at least the baseline's; per task, paired differences and sign tests "
+        "over the draws, and where the oracle ran, the share of the baseline → oracle gap each "
+        "method closes; the figure plots every method's per-draw difference to the baseline.",
     )
     p.add_argument("--bench", nargs="+", required=True, type=Path, help="bench folders DIR")
     p.add_argument(
@@ -254,15 +328,19 @@ def run_pool(args: argparse.Namespace) -> tuple[str, list[DataSummary]]:
     comps.sort(key=lambda c: (order[(c.benchmark, c.direction)], c.domain != "target"))
     rows = per_data(cells, choice, args.baseline)
     named = {str(args.bench[i]): name for i, name in tags.items()}
-    result = PoolResult(list(args.bench), choice, args.baseline, cells, rows, comps, notes, named)
+    gaps = gap_closed(cells, args.baseline)
+    result = PoolResult(
+        list(args.bench), choice, args.baseline, cells, rows, comps, notes, named, gaps
+    )
     md = render_markdown(result)
     args.out.mkdir(parents=True, exist_ok=True)
     for name, text in (
         (POOL_MD, md),
-        (POOL_CSV, render_csv(comps)),
+        (POOL_CSV, render_csv(comps, gaps)),
         (POOL_JSON, render_json(result)),
     ):
         atomic_write_bytes(args.out / name, lambda f, t=text: f.write(t.encode()))
+    write_pool_figure(cells, args.baseline, args.out / POOL_PNG)
     return md, rows
 
 
@@ -274,5 +352,8 @@ def cmd_pool(args: argparse.Namespace) -> int:
         print(f"osan pool: error: {e}", file=sys.stderr)
         return 2
     print("\n".join(per_data_lines(rows, args.baseline)))
-    print(f"wrote {args.out / POOL_MD}, {args.out / POOL_CSV} and {args.out / POOL_JSON}")
+    print(
+        f"wrote {args.out / POOL_MD}, {args.out / POOL_CSV}, {args.out / POOL_JSON} and "
+        f"{args.out / POOL_PNG}"
+    )
     return 0

@@ -212,7 +212,7 @@ SUITES: dict[str, Suite] = {
 #: one pass over the larger split, CMU-MOSI → CMU-MOSEI cycles MOSI's 1 281 training rows 12
 #: times per epoch) and lr 3e-4. Chosen without target labels: of 9 source-only settings (seed
 #: 1), the one with the lowest source-test MAE averaged over both directions (0.753; the
-#: defaults 0.766); the grid is in docs/results.md "Real text".
+#: defaults 0.766); the grid is in docs/research-log.md, "How the real-text preset was chosen".
 BENCH_OVERRIDES: dict[str, tuple[str, ...]] = {"cmu": ("optim.epoch=source", "optim.lr=3e-4")}
 
 

@@ -1,8 +1,12 @@
 """``osan pool``: bench folders pooled over data draws, paired comparisons and sign tests."""
 
+import csv
+import io
 import json
 import math
 
+import matplotlib.image as plt_image
+import numpy as np
 import pytest
 
 from osan.bench.options import BenchError
@@ -10,11 +14,13 @@ from osan.bench.pool import (
     MethodChoice,
     beats,
     compare,
+    gap_closed,
     parse_tags,
     per_data,
     pool_cells,
     sign_test,
 )
+from osan.bench.pool_figure import pool_figure
 from osan.cli import main
 
 UDA = {"source-only": "direct", "oracle": "reference"}
@@ -256,3 +262,99 @@ def test_a_metric_missing_everywhere_is_null_in_strict_json(tmp_path):
     assert dt["wins"] == 0  # "beats" needs every main metric
     row = next(r for r in (out / "pool.md").read_text().splitlines() if r.startswith("| Direct"))
     assert "| – ± 0.000 (0–0, 1) |" in row  # Corr: no pair to compare
+
+
+def gap_folders(tmp_path):
+    """Two msa draws with the oracle, a third without it (left out of the share), and vtc
+    draws without any oracle."""
+    folders = [
+        draw(tmp_path, 1, reg(1.0, 0.5), reg(1.1, 0.4), reg(1.3, 0.2), oracle=reg(0.1, 0.99)),
+        draw(tmp_path, 2, reg(1.0, 0.5), reg(1.3, 0.2), reg(1.5, 0.2), oracle=reg(0.3, 0.8)),
+    ]
+    no_oracle = [
+        record(m, 1, 3, t, reg(0.5, 0.8))
+        for m, t in (("osan", reg(0.9, 0.6)), ("source-only", reg(1.5, 0.5)))
+    ]
+    folders.append(write(tmp_path / "d3", no_oracle))
+    for d, (osan, dt) in enumerate([(0.8, 0.7), (0.9, 0.85)], start=1):
+        recs = [
+            record(m, 1, d, {"f1": f1}, {"f1": 0.99}, bench="vtc", direction="news2show")
+            for m, f1 in (("osan", osan), ("source-only", dt), ("dan", dt - 0.01))
+        ]
+        folders.append(write(tmp_path / f"vtc{d}", recs))
+    return folders
+
+
+def test_gap_share_is_the_pooled_distance_to_direct_transfer_over_the_oracles(tmp_path):
+    cells, _ = pool_cells(gap_folders(tmp_path))
+    gaps = {(g.benchmark, g.variant): g for g in gap_closed(cells, "source-only")}
+    # pooled over draws 1 and 2 (draw 3 has no oracle): DT (1.2, 0.3), oracle (0.2, 0.895)
+    osan, dan = gaps[("msa", "osan")], gaps[("msa", "dan")]
+    assert osan.n == 2 and osan.oracle_ran
+    assert osan.share["mae"] == pytest.approx((1.2 - 1.0) / (1.2 - 0.2))
+    assert osan.share["corr"] == pytest.approx((0.5 - 0.3) / (0.895 - 0.3))
+    assert dan.share["mae"] == pytest.approx((1.2 - 1.4) / (1.2 - 0.2))  # away from the oracle
+    assert osan.oracle_mean == {"mae": pytest.approx(0.2), "corr": pytest.approx(0.895)}
+    assert ("msa", "source-only") not in gaps and ("msa", "oracle") not in gaps
+    vtc = gaps[("vtc", "osan")]
+    assert not vtc.oracle_ran and math.isnan(vtc.share["f1"]) and vtc.n == 2
+
+
+def test_an_oracle_no_better_than_direct_transfer_leaves_no_gap_to_share(tmp_path):
+    folder = draw(tmp_path, 1, reg(1.0, 0.5), reg(1.1, 0.4), reg(1.3, 0.2), oracle=reg(1.2, 0.6))
+    share = next(g for g in gap_closed(pool_cells([folder])[0], "source-only")
+                 if g.variant == "osan").share  # fmt: skip
+    assert math.isnan(share["mae"]) and share["corr"] == pytest.approx(0.1 / 0.2)
+
+
+def test_the_report_shows_the_gap_share_and_none_where_no_oracle_ran(tmp_path):
+    out = tmp_path / "pool"
+    assert main(["pool", "--bench", *map(str, gap_folders(tmp_path)), "--out", str(out)]) == 0
+    md = (out / "pool.md").read_text()
+    msa = md.split("## msa A2B: osan, target test")[1].split("## msa A2B: osan, source test")[0]
+    assert (
+        "| OSAN (TAL + DDG) | 2 | +20% (1.000; 1.200, 0.200) | +34% (0.500; 0.300, 0.895) |" in msa
+    )
+    assert "| DAN | 2 | -20% (1.400; 1.200, 0.200) |" in msa
+    vtc = md.split("## vtc news2show: osan, target test")[1]
+    assert "No oracle ran on this task" in vtc and "Share of the" not in vtc
+    doc = json.loads((out / "pool.json").read_text())
+    share = {(g["benchmark"], g["variant"]): g["gap_closed"] for g in doc["gap_closed"]}
+    assert share[("msa", "osan")]["mae"] == pytest.approx(0.2)
+    assert share[("vtc", "osan")] == {"f1": None} and share[("vtc", "dan")] == {"f1": None}
+    rows = {(r["benchmark"], r["domain"], r["other"], r["metric"]): r
+            for r in csv.DictReader(io.StringIO((out / "pool.csv").read_text()))}  # fmt: skip
+    dan = rows[("msa", "target", "dan", "mae")]
+    assert float(dan["gap_closed_method"]) == pytest.approx(0.2)
+    assert float(dan["gap_closed_other"]) == pytest.approx(-0.2)
+    assert rows[("msa", "target", "oracle", "mae")]["gap_closed_other"] == "1"
+    assert rows[("msa", "source", "dan", "mae")]["gap_closed_method"] == ""
+    assert rows[("vtc", "target", "dan", "f1")]["gap_closed_method"] == ""
+
+
+def test_the_figure_has_a_panel_per_task_and_metric_and_a_dot_per_draw(tmp_path):
+    cells, _ = pool_cells(gap_folders(tmp_path))
+    fig = pool_figure(cells, "source-only")
+    titles = [ax.get_title().splitlines()[0] for ax in fig.axes]
+    assert titles == ["msa A2B: MAE", "msa A2B: Corr", "vtc news2show: macro-F1 (points)"]
+    mae = fig.axes[0]
+    ticks = [t.get_text() for t in mae.get_xticklabels()]
+    assert ticks == ["OSAN (TAL + DDG)", "DAN"]  # neither the baseline nor the oracle
+    dots = [c.get_offsets() for c in mae.collections]
+    assert [len(d) for d in dots] == [3, 2]  # osan ran on 3 draws, dan on 2
+    assert sorted(np.asarray(dots[0])[:, 1]) == pytest.approx([0.1, 0.3, 0.6])
+    means = [line.get_ydata()[0] for line in mae.lines if line.get_color() == "black"]
+    assert means == pytest.approx([(0.1 + 0.3 + 0.6) / 3, (-0.2 - 0.2) / 2])
+    assert "oracle +1" in fig.axes[0].get_title()  # oracle's mean gain drawn only as text
+    vtc = fig.axes[2]
+    assert [len(c.get_offsets()) for c in vtc.collections] == [2, 2]
+    assert np.asarray(vtc.collections[0].get_offsets())[:, 1] == pytest.approx([10.0, 5.0], abs=0.2)
+
+
+def test_the_cli_writes_the_figure_as_a_png(tmp_path):
+    out = tmp_path / "pool"
+    assert main(["pool", "--bench", *map(str, gap_folders(tmp_path)), "--out", str(out)]) == 0
+    png = (out / "pool.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    image = plt_image.imread(out / "pool.png")
+    assert image.ndim == 3 and image.shape[0] > 100 and image.shape[1] > 100
