@@ -122,8 +122,9 @@ SHIFT_KINDS: dict[str, ShiftKind] = {
 #: Every value of ``--shift``: the built-in shift, then the zoo.
 KINDS: tuple[str, ...] = (BUILTIN, *SHIFT_KINDS)
 
-# --- strengths at 1 (calibrated so that Direct Transfer is above chance and the oracle well
-# above it; docs/data.md "Shift zoo" has the measured gaps) ---------------------------------------
+# --- strengths at 1, calibrated on data seed 0 so that Direct Transfer stays above chance and
+# the oracle gets ahead of it (docs/data.md "Shift zoo": the measured gaps; `length` leaves none,
+# whatever its strength) -------------------------------------------------------------------------
 # Sensor: largest rotation angle (radians), sd of a channel's log scale, sd of its offset. The
 # text encoder changes less than the face tracker and acoustic front end (a version change).
 SENSOR_ANGLE = {"text": 2.0, "vision": 2.5, "audio": 2.5}
