@@ -37,7 +37,7 @@ def test_suite_adapts_the_direct_transfer_run_without_the_source(tmp_path, monke
     src, tgt = toy_domains(seed=0, n=64)
     data = {"A2B": (src, tgt), "B2A": (tgt, src)}
     fits: list[str] = []
-    import osan.train.trainer as trainer
+    from osan.train import trainer
 
     real_fit = trainer.fit
 
