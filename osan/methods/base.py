@@ -149,3 +149,30 @@ def combine(terms: dict[str, Tensor], weights: dict[str, float]) -> StepOutput:
     logs = {k: float(v.detach()) for k, v in terms.items()}
     logs["total"] = float(total.detach())
     return StepOutput(loss=total, logs=logs)
+
+
+class FeatureAligner(Method):
+    """The Direct-Transfer model (encoders → concatenation → head) plus alignment terms on the
+    fused features ``f`` the head reads, in one stage:
+
+        L = L_task(h(f_s), y_s) + Σ_k w_k · L_k(f_s, f_t)
+
+    DAN, Deep CORAL, RSD, DARE-GRAM and MCC differ only in :meth:`alignment_terms`.
+    """
+
+    def __init__(self, cfg: Config, dims: dict[str, dict[str, int]], num_outputs: int) -> None:
+        super().__init__(cfg, dims, num_outputs)
+        self.head = self.make_head(self.feature_dim)
+
+    def alignment_terms(
+        self, f_s: Tensor, f_t: Tensor
+    ) -> tuple[dict[str, Tensor], dict[str, float]]:
+        """The method's terms L_k and their weights w_k. Shape: f_s, f_t (B, D)"""
+        raise NotImplementedError(f"{type(self).__name__} defines no alignment terms")
+
+    def training_step(self, src: Batch, tgt: Batch, progress: float) -> StepOutput:
+        f_s = self.features(src, "source")  # (B, D)
+        f_t = self.features(tgt, "target")  # (B, D)
+        terms = {"task": self.task_loss(self.head(f_s), src.label)}
+        extra, weights = self.alignment_terms(f_s, f_t)
+        return combine({**terms, **extra}, weights)

@@ -10,23 +10,18 @@ Knob: ``baselines.coral_weight`` (w, default 1).
 
 from __future__ import annotations
 
+from torch import Tensor
+
 from osan.alignment.coral import coral
-from osan.config import Config
-from osan.methods.base import Method, combine
-from osan.types import Batch, StepOutput
+from osan.methods.base import FeatureAligner
 
 
-class CORAL(Method):
+class CORAL(FeatureAligner):
     """Direct Transfer + w·CORAL on the fused features (one stage)."""
 
     name = "coral"
 
-    def __init__(self, cfg: Config, dims: dict[str, dict[str, int]], num_outputs: int) -> None:
-        super().__init__(cfg, dims, num_outputs)
-        self.head = self.make_head(self.feature_dim)
-
-    def training_step(self, src: Batch, tgt: Batch, progress: float) -> StepOutput:
-        f_s = self.features(src, "source")  # (B, D)
-        f_t = self.features(tgt, "target")  # (B, D)
-        terms = {"task": self.task_loss(self.head(f_s), src.label), "dis": coral(f_s, f_t)}
-        return combine(terms, {"dis": self.cfg.baselines.coral_weight})
+    def alignment_terms(
+        self, f_s: Tensor, f_t: Tensor
+    ) -> tuple[dict[str, Tensor], dict[str, float]]:
+        return {"dis": coral(f_s, f_t)}, {"dis": self.cfg.baselines.coral_weight}

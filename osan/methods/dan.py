@@ -16,27 +16,20 @@ The knobs are OSAN's: ``loss.beta``, ``loss.mmd_kernels``, ``loss.mmd_kernel_mul
 
 from __future__ import annotations
 
+from torch import Tensor
+
 from osan.alignment.mmd import mk_mmd
-from osan.config import Config
-from osan.methods.base import Method, combine
-from osan.types import Batch, StepOutput
+from osan.methods.base import FeatureAligner
 
 
-class DAN(Method):
+class DAN(FeatureAligner):
     """Direct Transfer + β·MK-MMD on the fused features (one stage)."""
 
     name = "dan"
 
-    def __init__(self, cfg: Config, dims: dict[str, dict[str, int]], num_outputs: int) -> None:
-        super().__init__(cfg, dims, num_outputs)
-        self.head = self.make_head(self.feature_dim)
-
-    def training_step(self, src: Batch, tgt: Batch, progress: float) -> StepOutput:
-        f_s = self.features(src, "source")  # (B, D)
-        f_t = self.features(tgt, "target")  # (B, D)
+    def alignment_terms(
+        self, f_s: Tensor, f_t: Tensor
+    ) -> tuple[dict[str, Tensor], dict[str, float]]:
         loss = self.cfg.loss
-        terms = {
-            "task": self.task_loss(self.head(f_s), src.label),
-            "dis": mk_mmd(f_s, f_t, num_kernels=loss.mmd_kernels, kernel_mul=loss.mmd_kernel_mul),
-        }
-        return combine(terms, {"dis": loss.beta})
+        mmd = mk_mmd(f_s, f_t, num_kernels=loss.mmd_kernels, kernel_mul=loss.mmd_kernel_mul)
+        return {"dis": mmd}, {"dis": loss.beta}

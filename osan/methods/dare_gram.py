@@ -11,25 +11,23 @@ Knobs: ``baselines.dare_alpha`` (α, published 0.05), ``baselines.dare_gamma`` (
 
 from __future__ import annotations
 
+from torch import Tensor
+
 from osan.alignment.dare_gram import dare_gram
-from osan.config import Config
-from osan.methods.base import Method, combine
-from osan.types import Batch, StepOutput
+from osan.methods.base import FeatureAligner
 
 
-class DAREGRAM(Method):
+class DAREGRAM(FeatureAligner):
     """Direct Transfer + α·angle + γ·scale of the inverse Gram matrices (one stage)."""
 
     name = "dare-gram"
 
-    def __init__(self, cfg: Config, dims: dict[str, dict[str, int]], num_outputs: int) -> None:
-        super().__init__(cfg, dims, num_outputs)
-        self.head = self.make_head(self.feature_dim)
-
-    def training_step(self, src: Batch, tgt: Batch, progress: float) -> StepOutput:
-        f_s = self.features(src, "source")  # (B, D)
-        f_t = self.features(tgt, "target")  # (B, D)
+    def alignment_terms(
+        self, f_s: Tensor, f_t: Tensor
+    ) -> tuple[dict[str, Tensor], dict[str, float]]:
         base = self.cfg.baselines
         angle, scale = dare_gram(f_s, f_t, threshold=base.dare_threshold)
-        terms = {"task": self.task_loss(self.head(f_s), src.label), "angle": angle, "scale": scale}
-        return combine(terms, {"angle": base.dare_alpha, "scale": base.dare_gamma})
+        return {"angle": angle, "scale": scale}, {
+            "angle": base.dare_alpha,
+            "scale": base.dare_gamma,
+        }

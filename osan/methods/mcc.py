@@ -11,27 +11,20 @@ loaded). Knobs: ``baselines.mcc_temperature`` (T, published 2.5), ``baselines.mc
 
 from __future__ import annotations
 
+from torch import Tensor
+
 from osan.alignment.mcc import mcc
-from osan.config import Config
-from osan.methods.base import Method, combine
-from osan.types import Batch, StepOutput
+from osan.methods.base import FeatureAligner
 
 
-class MCC(Method):
+class MCC(FeatureAligner):
     """Direct Transfer + μ·MCC on the target logits (one stage)."""
 
     name = "mcc"
 
-    def __init__(self, cfg: Config, dims: dict[str, dict[str, int]], num_outputs: int) -> None:
-        super().__init__(cfg, dims, num_outputs)
-        self.head = self.make_head(self.feature_dim)
-
-    def training_step(self, src: Batch, tgt: Batch, progress: float) -> StepOutput:
-        f_s = self.features(src, "source")  # (B, D)
-        f_t = self.features(tgt, "target")  # (B, D)
+    def alignment_terms(
+        self, f_s: Tensor, f_t: Tensor
+    ) -> tuple[dict[str, Tensor], dict[str, float]]:
         base = self.cfg.baselines
-        terms = {
-            "task": self.task_loss(self.head(f_s), src.label),
-            "mcc": mcc(self.head(f_t), temperature=base.mcc_temperature),  # (B, C) logits
-        }
-        return combine(terms, {"mcc": base.mcc_weight})
+        logits = self.head(f_t)  # (B, C)
+        return {"mcc": mcc(logits, temperature=base.mcc_temperature)}, {"mcc": base.mcc_weight}

@@ -10,27 +10,19 @@ Knobs: ``baselines.rsd_tradeoff`` (λ, published 0.001), ``baselines.rsd_beta`` 
 
 from __future__ import annotations
 
+from torch import Tensor
+
 from osan.alignment.rsd import rsd
-from osan.config import Config
-from osan.methods.base import Method, combine
-from osan.types import Batch, StepOutput
+from osan.methods.base import FeatureAligner
 
 
-class RSD(Method):
+class RSD(FeatureAligner):
     """Direct Transfer + λ·(RSD + β·BMP) on the fused features (one stage)."""
 
     name = "rsd"
 
-    def __init__(self, cfg: Config, dims: dict[str, dict[str, int]], num_outputs: int) -> None:
-        super().__init__(cfg, dims, num_outputs)
-        self.head = self.make_head(self.feature_dim)
-
-    def training_step(self, src: Batch, tgt: Batch, progress: float) -> StepOutput:
-        f_s = self.features(src, "source")  # (B, D)
-        f_t = self.features(tgt, "target")  # (B, D)
+    def alignment_terms(
+        self, f_s: Tensor, f_t: Tensor
+    ) -> tuple[dict[str, Tensor], dict[str, float]]:
         base = self.cfg.baselines
-        terms = {
-            "task": self.task_loss(self.head(f_s), src.label),
-            "dis": rsd(f_s, f_t, beta=base.rsd_beta),
-        }
-        return combine(terms, {"dis": base.rsd_tradeoff})
+        return {"dis": rsd(f_s, f_t, beta=base.rsd_beta)}, {"dis": base.rsd_tradeoff}
