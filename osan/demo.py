@@ -53,6 +53,9 @@ EVIDENCE: dict[str, list[str]] = {
         "not significant)",
         "real CMU-MOSI -> CMU-MOSEI text: better by the mean (MAE 0.838 vs 0.845); real "
         "CMU-MOSEI -> CMU-MOSI: worse",
+        "other causes of shift (osan data generate msa --shift KIND; docs/results.md, issue "
+        "29): no method is reliably ahead of Direct Transfer; Deep CORAL (--method coral) "
+        "leads on 5 of 7 kinds by the mean, not significantly (MAE 19-9 over 28 draws, p 0.087)",
     ],
 }
 #: What to run on one's own data (``{method}`` / ``{task}``: the recommendation per task type).
