@@ -334,7 +334,7 @@ METHOD_TASKS: dict[str, tuple[str, ...]] = {
 
 # Config changes implied by a method on one task (after METHOD_PRESETS). OSAN+ on sentiment
 # regression: a gentler self-training view and weight, batch-centred consistency (fixed on the
-# msa benchmark's development data seed 0, docs/results.md Part 0 rounds 1 and 2), and the
+# msa benchmark's development data seed 0, docs/research-log.md Part 0 rounds 1 and 2), and the
 # term on the source batch too, where the task loss holds the output scale (session 7, round 6:
 # without it the target predictions' spread drifted on some data seeds); the classification
 # values are FixMatch's.
