@@ -171,14 +171,6 @@ class LossConfig:
     st_center: bool = False
     # Also apply the term to the source batch, where the task loss anchors the output scale.
     st_source: bool = False
-    # Fraction of training before the self-training term starts (its ramp begins then); the
-    # steps before it train OSAN alone. 0 = from the first step.
-    st_start: float = ranged(0.0, lo=0.0, hi=1.0, hi_open=True)
-    # Regression: weight of the moment anchor (osan.alignment.self_training.moment_anchor).
-    # Once self-training starts, the batch mean and standard deviation of the clean target
-    # predictions are held at the running values the model had before ``st_start`` (plain
-    # OSAN), so the unlabelled term cannot move them. 0 = off; needs ``st_start`` > 0.
-    st_anchor: float = ranged(0.0, lo=0.0)
 
 
 @dataclass(frozen=True)
@@ -439,11 +431,6 @@ def validate_config(cfg: Config) -> None:
         raise ConfigError(
             f"method {cfg.method} applies to {' and '.join(METHOD_TASKS[cfg.method])} only, "
             f"not to this {cfg.task} task"
-        )
-    if cfg.loss.st_anchor > 0 and (cfg.task != "regression" or cfg.loss.st_start <= 0):
-        raise ConfigError(
-            "loss.st_anchor holds the moments of regression predictions at their values before "
-            "self-training starts: it needs task=regression and loss.st_start > 0"
         )
     if cfg.method.strip() != cfg.method or not cfg.method:
         raise ConfigError(f"method: {cfg.method!r} is not a method name")

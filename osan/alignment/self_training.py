@@ -23,7 +23,7 @@ from torch import Tensor
 
 from osan.types import Batch
 
-__all__ = ["drop_time_steps", "moment_anchor", "self_training_loss"]
+__all__ = ["drop_time_steps", "self_training_loss"]
 
 
 def drop_time_steps(batch: Batch, rate: float, generator: torch.Generator | None) -> Batch:
@@ -67,21 +67,3 @@ def self_training_loss(
     # Squared error, not L1: its gradient vanishes as the views agree. L1's constant-size pull
     # towards agreement competed with the task loss and flattened the predictions (measured).
     return F.mse_loss(student, teacher)
-
-
-def moment_anchor(pred: Tensor, ref_mean: Tensor, ref_std: Tensor) -> Tensor:
-    """Holds the batch moments of regression predictions at reference values:
-
-        L_anchor = (mean_j ŷ_j − μ_ref)² + (std_j ŷ_j − σ_ref)²
-
-    With the reference taken from the model *before* self-training starts (OSAN+ with
-    ``loss.st_anchor``), the unlabelled self-training term may change the order of the target
-    predictions but not their mean and spread, which no unlabelled data can check (measured:
-    without it OSAN+'s target spread drifts on msa). ``std`` is the population standard
-    deviation, clamped away from 0 for a finite gradient at constant predictions.
-
-    Shape: pred (B,); ref_mean, ref_std () -> () scalar
-    """
-    mean = pred.mean()
-    std = pred.var(unbiased=False).clamp_min(1e-12).sqrt()
-    return (mean - ref_mean) ** 2 + (std - ref_std) ** 2

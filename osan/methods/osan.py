@@ -16,7 +16,7 @@ from osan.alignment.adversarial import domain_adversarial_loss
 from osan.alignment.conditioning import RandomizedMultilinear, prediction_condition
 from osan.alignment.discrepancy import discrepancy
 from osan.alignment.pairing import pair_indices
-from osan.alignment.self_training import drop_time_steps, moment_anchor, self_training_loss
+from osan.alignment.self_training import drop_time_steps, self_training_loss
 from osan.alignment.tal import TensorAlignment
 from osan.config import Config
 from osan.methods.base import Gather, Method, combine, modality_dims, own_rows
@@ -85,9 +85,6 @@ class OSAN(Method):
                     heads=cfg.ddg.heads, lam=None, alpha=cfg.ddg.mixup_alpha
                 )
         self.register_buffer("steps_done", torch.zeros((), dtype=torch.long))
-        if cfg.loss.st_anchor > 0:  # moment_anchor's reference: (mean, std) before st_start
-            self.register_buffer("st_ref", torch.tensor([0.0, 1.0]))
-            self.register_buffer("st_ref_set", torch.zeros((), dtype=torch.bool))
 
     @property
     def feature_dim(self) -> int:
@@ -250,7 +247,6 @@ class OSAN(Method):
         if (
             (needs_pairs and self.cfg.tal.pairing == "pseudo_label")
             or loss_cfg.self_train > 0
-            or loss_cfg.st_anchor > 0
             or self.condition is not None
         ):
             with no_dropout(self.head):
@@ -280,39 +276,18 @@ class OSAN(Method):
         if loss_cfg.dis:  # L_dis (MK-MMD by default) on what L_adv aligns
             terms["dis"] = discrepancy(loss_cfg.dis_kind, a_s, a_t, self.cfg)
 
-        started = progress >= loss_cfg.st_start
-        if loss_cfg.self_train > 0 and started:  # OSAN+: a dropped view learns the clean one
+        if loss_cfg.self_train > 0:  # OSAN+: a dropped view learns the clean prediction
             terms["st"] = self.consistency(tgt, "target", pred_t)
             if loss_cfg.st_source:
                 terms["st"] = (terms["st"] + self.consistency(src, "source", None)) / 2
-            run = progress - loss_cfg.st_start
-            ramp = min(1.0, run / loss_cfg.st_warmup) if loss_cfg.st_warmup > 0 else 1.0
+            ramp = min(1.0, progress / loss_cfg.st_warmup) if loss_cfg.st_warmup > 0 else 1.0
             weights["st"] = loss_cfg.self_train * ramp
-        if loss_cfg.st_anchor > 0:  # the target predictions' moments before self-training
-            if not started:
-                self.track_reference(pred_t)
-            else:
-                with no_dropout(self.head):
-                    pred_grad = self.head(f_t)  # (B,), the dropout-free forward, with gradient
-                terms["anchor"] = moment_anchor(pred_grad, self.st_ref[0], self.st_ref[1])
-                weights["anchor"] = loss_cfg.st_anchor
 
         out = combine(terms, weights)
         out.tal_rows = tal_rows
         if self.tal is not None:
             out.logs["tal_gate"] = float(self.tal_gate.detach())
         return out
-
-    @torch.no_grad()
-    def track_reference(self, pred_t: Tensor) -> None:
-        """Running mean and standard deviation of the clean target predictions (momentum 0.9;
-        the first batch sets them): the reference of :func:`moment_anchor`. Shape: (B,)"""
-        now = torch.stack([pred_t.mean(), pred_t.var(unbiased=False).sqrt()])  # (2,)
-        if not bool(self.st_ref_set):
-            self.st_ref.copy_(now)
-            self.st_ref_set.fill_(True)
-        else:
-            self.st_ref.mul_(0.9).add_(0.1 * now)
 
     def on_step_end(self, out: StepOutput, gather: Gather = own_rows) -> None:
         """TAL's closed-form alternating-projection update (Eq. 2) on this step's pairs
