@@ -109,7 +109,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.out is not None:
         if args.out.is_dir():
             raise UsageError(f"--out {args.out}: is a folder; give a file name (e.g. eval.json)")
-        if args.out.resolve().parent == args.run.resolve():
+        if args.run.resolve() in args.out.resolve().parents:
             raise UsageError(
                 f"--out {args.out}: inside the run folder {args.run}, which osan eval only "
                 "reads; write it elsewhere"

@@ -123,6 +123,11 @@ for _cmd, _fn in (("eval", ev), ("predict", pr)):
         add(f"{_cmd}/{_name}", _argv, absent=_abs, expect=_exp)
 add("eval/unlabelled-split", lambda w: ev(w, data=w.tgt_unl), expect="nothing to score")
 add("eval/out-inside-run", lambda w: ev(w, "--out", str(w.run / "e.json")), expect="only reads")
+add(
+    "eval/out-deep-inside-run",
+    lambda w: ev(w, "--out", str(w.run / "sub" / "e.json")),
+    expect="only reads",
+)
 add("eval/out-is-folder", lambda w: ev(w, "--out", str(w.case)), expect="folder")
 add("predict/out-is-folder", lambda w: pr(w, out=w.case), expect="folder")
 add(
